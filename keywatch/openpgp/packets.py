@@ -1,0 +1,90 @@
+"""Turning bytes (armored or binary) into a flat list of OpenPGP packets.
+
+Framing and de-armoring are pysequoia's job (Sequoia's parser is the one
+distributions already trust); we keep only each packet's tag and body, and
+re-serialise with new-format headers so that the same packets always give
+the same bytes, whatever header style the source used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pysequoia.packet as sequoia_packet
+
+from ..errors import InputError, MalformedPacket, SecretKeyRefused
+
+# Packet tags (RFC 9580 §5).
+TAG_SIGNATURE = 2
+TAG_SECRET_KEY = 5
+TAG_PUBLIC_KEY = 6
+TAG_SECRET_SUBKEY = 7
+TAG_MARKER = 10
+TAG_TRUST = 12
+TAG_USER_ID = 13
+TAG_PUBLIC_SUBKEY = 14
+TAG_USER_ATTRIBUTE = 17
+TAG_PADDING = 21
+
+SECRET_TAGS = frozenset({TAG_SECRET_KEY, TAG_SECRET_SUBKEY})
+
+# pysequoia's `int(Tag)` is its own enum index, not the RFC tag number: map by name.
+_RFC_TAG_NUMBERS = {
+    "PKESK": 1, "Signature": 2, "SKESK": 3, "OnePassSig": 4, "SecretKey": 5, "PublicKey": 6,
+    "SecretSubkey": 7, "CompressedData": 8, "SED": 9, "Marker": 10, "Literal": 11, "Trust": 12,
+    "UserID": 13, "PublicSubkey": 14, "UserAttribute": 17, "SEIP": 18, "MDC": 19, "AED": 20, "Padding": 21,
+}
+_TAG_NUMBER = {int(getattr(sequoia_packet.Tag, name)): number for name, number in _RFC_TAG_NUMBERS.items()}
+
+# A keyring bigger than this is refused before parsing: Debian's whole keyring is 28 MB.
+DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    tag: int
+    body: bytes
+
+
+def read_packets(data: bytes, source: str, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> list[Packet]:
+    """Parse armored or binary OpenPGP data into packets, or raise one clear error naming `source`."""
+    if len(data) > max_bytes:
+        raise InputError(f"{source}: {len(data):,} bytes is over the {max_bytes:,}-byte limit for key files")
+    if not data.strip():
+        raise MalformedPacket(f"{source}: empty file, no OpenPGP data")
+    try:
+        pile = sequoia_packet.PacketPile.from_bytes(data)
+        packets = []
+        for parsed in pile:
+            tag = _TAG_NUMBER.get(int(parsed.tag), 0)
+            if tag in SECRET_TAGS:
+                raise SecretKeyRefused(
+                    f"{source}: contains secret key material (key {(parsed.fingerprint or '?').upper()}); "
+                    "keywatch never stores secret keys: give it the public certificate "
+                    "(sq key extract-cert, or gpg --export)"
+                )
+            packets.append(Packet(tag, parsed.body))
+    except (RuntimeError, ValueError) as exc:
+        raise MalformedPacket(f"{source}: not valid OpenPGP data: {_first_line(exc)}") from None
+    if not packets:
+        raise MalformedPacket(f"{source}: no OpenPGP packets found")
+    return packets
+
+
+def _first_line(exc: BaseException) -> str:
+    # Sequoia errors carry a Rust backtrace after the first line when RUST_BACKTRACE is set.
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def serialize(tag: int, body: bytes) -> bytes:
+    """New-format packet header (RFC 9580 §4.2.1) followed by the body."""
+    length = len(body)
+    if length < 192:
+        header = bytes([length])
+    elif length < 8384:
+        length -= 192
+        header = bytes([(length >> 8) + 192, length & 0xFF])
+    else:
+        header = b"\xff" + length.to_bytes(4, "big")
+    return bytes([0xC0 | tag]) + header + body

@@ -1,0 +1,237 @@
+"""The key history store: every version of every certificate ever seen, in SQLite (WAL).
+
+A certificate *version* is its canonical bytes, addressed by their SHA-256:
+identical content is stored once, however often and from wherever it is
+seen; each sighting (source, first and last time) is kept beside it. The
+parsed model — keys, user IDs, every signature in its place with its
+verification verdict — is stored as queryable rows. Secret key material
+never reaches this module: the parser refuses it.
+
+The schema is code: `migrate` creates or upgrades it and is idempotent.
+Every write that belongs to one import happens in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from .errors import NotFound, WorkspaceError
+from .types import Fingerprint
+
+SCHEMA_VERSION = 1
+
+
+def open_store(path: Path) -> "Store":
+    return Store(path)
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"{path}: not a keywatch database ({exc})") from None
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        migrate(self.db)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing unit: an error anywhere rolls every row of it back."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def version_digests(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT digest FROM cert_versions")}
+
+    def latest_versions(self) -> dict[Fingerprint, str]:
+        return {Fingerprint(f): d for f, d in self.conn.execute("SELECT fingerprint, latest_version FROM certs")}
+
+    def version_bytes(self, digest: str) -> bytes:
+        row = self.conn.execute("SELECT data FROM cert_versions WHERE digest = ?", (digest,)).fetchone()
+        if row is None:
+            raise NotFound(f"no certificate version {digest}")
+        return row[0]
+
+    def primary_key_bodies(self) -> list[bytes]:
+        return [row[0] for row in self.conn.execute("SELECT body FROM keys WHERE is_primary = 1")]
+
+    def version_bytes_of(self, fingerprint: Fingerprint) -> list[bytes]:
+        """Every stored version of one certificate, oldest first."""
+        query = "SELECT data FROM cert_versions WHERE fingerprint = ? ORDER BY first_seen, rowid"
+        return [row[0] for row in self.conn.execute(query, (fingerprint,))]
+
+    def all_latest_bytes(self) -> Iterable[bytes]:
+        query = "SELECT v.data FROM certs c JOIN cert_versions v ON v.digest = c.latest_version"
+        for (data,) in self.conn.execute(query):
+            yield data
+
+    def verification_cache(self) -> dict[bytes, bool]:
+        return {key: bool(ok) for key, ok in self.conn.execute("SELECT key, ok FROM verifications")}
+
+    def source_digest_known(self, file_digest: str) -> list[str] | None:
+        """The versions an identical input file gave last time, or None if never seen."""
+        row = self.conn.execute("SELECT versions FROM input_files WHERE digest = ?", (file_digest,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def resolve(self, handle: str) -> Fingerprint:
+        """A fingerprint or key ID (of a primary key or subkey) to the certificate's fingerprint."""
+        handle = handle.upper()
+        if len(handle) == 16:
+            rows = self.conn.execute("SELECT DISTINCT cert_fingerprint FROM keys WHERE key_id = ?", (handle,)).fetchall()
+        else:
+            rows = self.conn.execute(
+                "SELECT DISTINCT cert_fingerprint FROM keys WHERE fingerprint = ?", (handle,)).fetchall()
+        if not rows:
+            raise NotFound(f"no certificate with key {handle} in the store")
+        if len(rows) > 1:
+            choices = ", ".join(r[0] for r in rows)
+            raise NotFound(f"key ID {handle} is ambiguous ({choices}): give the full fingerprint")
+        return Fingerprint(rows[0][0])
+
+    def cert_row(self, fingerprint: Fingerprint) -> dict:
+        rows = list(self.db["certs"].rows_where("fingerprint = ?", [fingerprint]))
+        if not rows:
+            raise NotFound(f"no certificate {fingerprint} in the store")
+        return rows[0]
+
+    def cert_rows(self) -> list[dict]:
+        return list(self.db["certs"].rows_where(order_by="primary_user_id, fingerprint"))
+
+    def history(self, fingerprint: Fingerprint) -> list[dict]:
+        """Every version of one certificate, oldest first, with where each was seen."""
+        versions = list(self.db["cert_versions"].rows_where(
+            "fingerprint = ?", [fingerprint], order_by="first_seen, rowid",
+            select="digest, fingerprint, first_seen, last_seen, length(data) AS size"))
+        for version in versions:
+            version["sources"] = list(self.db["sightings"].rows_where(
+                "version = ?", [version["digest"]], order_by="first_seen",
+                select="source, first_seen, last_seen"))
+        return versions
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Create or upgrade the schema; safe to run on every open."""
+    current = db.conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise WorkspaceError(f"database schema {current} is newer than this keywatch ({SCHEMA_VERSION})")
+    if current == SCHEMA_VERSION:
+        return
+    db["cert_versions"].create({
+        "digest": str, "fingerprint": str, "data": bytes, "first_seen": int, "last_seen": int,
+    }, pk="digest", if_not_exists=True)
+    db["sightings"].create({
+        "version": str, "source": str, "first_seen": int, "last_seen": int,
+    }, pk=("version", "source"), foreign_keys=[("version", "cert_versions", "digest")], if_not_exists=True)
+    db["certs"].create({
+        "fingerprint": str, "latest_version": str, "first_seen": int, "last_seen": int,
+        "primary_user_id": str, "algorithm": str, "bits": int, "curve": str, "created": int,
+        "expires": int, "revoked": int, "valid": int, "findings": str,
+    }, pk="fingerprint", foreign_keys=[("latest_version", "cert_versions", "digest")], if_not_exists=True)
+    db["keys"].create({
+        "fingerprint": str, "cert_fingerprint": str, "key_id": str, "is_primary": int,
+        "algorithm": str, "bits": int, "curve": str, "created": int, "body": bytes,
+    }, pk="fingerprint", if_not_exists=True)
+    db["user_ids"].create({
+        "cert_fingerprint": str, "value": str, "raw": bytes, "is_attribute": int, "first_seen": int,
+    }, pk=("cert_fingerprint", "raw"), if_not_exists=True)
+    db["signatures"].create({
+        "placement": bytes, "cert_fingerprint": str, "component": str, "sig_digest": str,
+        "sig_type": int, "issuer": str, "issuer_key_ids": str, "created": int, "expires": int,
+        "hash_algorithm": int, "trust_depth": int, "trust_amount": int, "regexes": str,
+        "exportable": int, "revocation_reason": str, "status": str, "reason": str,
+    }, pk="placement", if_not_exists=True)
+    db["verifications"].create({"key": bytes, "ok": int}, pk="key", if_not_exists=True)
+    db["input_files"].create({"digest": str, "versions": str, "first_seen": int, "last_seen": int},
+                             pk="digest", if_not_exists=True)
+    db["keys"].create_index(["key_id"], if_not_exists=True)
+    db["keys"].create_index(["cert_fingerprint"], if_not_exists=True)
+    db["cert_versions"].create_index(["fingerprint"], if_not_exists=True)
+    db["signatures"].create_index(["issuer"], if_not_exists=True)
+    db["signatures"].create_index(["cert_fingerprint"], if_not_exists=True)
+    db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@dataclass(slots=True)
+class Rows:
+    """Everything one import writes, gathered first so the write is one short transaction."""
+
+    versions: list[tuple] = field(default_factory=list)
+    sightings: list[tuple] = field(default_factory=list)
+    certs: list[tuple] = field(default_factory=list)
+    keys: list[tuple] = field(default_factory=list)
+    user_ids: list[tuple] = field(default_factory=list)
+    signatures: list[tuple] = field(default_factory=list)
+    verifications: list[tuple] = field(default_factory=list)
+
+    def extend(self, other: "Rows") -> None:
+        for name in self.__slots__:
+            getattr(self, name).extend(getattr(other, name))
+
+
+def write_rows(conn: sqlite3.Connection, rows: Rows, now: int) -> None:
+    conn.executemany(
+        "INSERT INTO cert_versions (digest, fingerprint, data, first_seen, last_seen) VALUES (?,?,?,?,?) "
+        "ON CONFLICT(digest) DO UPDATE SET last_seen = excluded.last_seen", rows.versions)
+    conn.executemany(
+        "INSERT INTO sightings (version, source, first_seen, last_seen) VALUES (?,?,?,?) "
+        "ON CONFLICT(version, source) DO UPDATE SET last_seen = excluded.last_seen", rows.sightings)
+    conn.executemany(
+        "INSERT INTO certs (fingerprint, latest_version, first_seen, last_seen, primary_user_id, algorithm, bits,"
+        " curve, created, expires, revoked, valid, findings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(fingerprint) DO UPDATE SET latest_version = excluded.latest_version,"
+        " last_seen = excluded.last_seen, primary_user_id = excluded.primary_user_id,"
+        " expires = excluded.expires, revoked = excluded.revoked, valid = excluded.valid,"
+        " findings = excluded.findings", rows.certs)
+    conn.executemany(
+        "INSERT OR IGNORE INTO keys (fingerprint, cert_fingerprint, key_id, is_primary, algorithm, bits, curve,"
+        " created, body) VALUES (?,?,?,?,?,?,?,?,?)", rows.keys)
+    conn.executemany(
+        "INSERT OR IGNORE INTO user_ids (cert_fingerprint, value, raw, is_attribute, first_seen) VALUES (?,?,?,?,?)",
+        rows.user_ids)
+    conn.executemany(
+        "INSERT INTO signatures (placement, cert_fingerprint, component, sig_digest, sig_type, issuer,"
+        " issuer_key_ids, created, expires, hash_algorithm, trust_depth, trust_amount, regexes, exportable,"
+        " revocation_reason, status, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT(placement) DO UPDATE SET status = excluded.status, issuer = excluded.issuer,"
+        " reason = excluded.reason", rows.signatures)
+    conn.executemany("INSERT OR REPLACE INTO verifications (key, ok) VALUES (?,?)", rows.verifications)
+
+
+def record_input_file(conn: sqlite3.Connection, file_digest: str, versions: list[str], now: int) -> None:
+    conn.execute(
+        "INSERT INTO input_files (digest, versions, first_seen, last_seen) VALUES (?,?,?,?) "
+        "ON CONFLICT(digest) DO UPDATE SET last_seen = excluded.last_seen", (file_digest, json.dumps(versions), now, now))
+
+
+def touch_versions(conn: sqlite3.Connection, versions: list[str], source: str, now: int) -> None:
+    """An identical input seen again: only the last-seen times move."""
+    conn.executemany("UPDATE cert_versions SET last_seen = ? WHERE digest = ?", [(now, d) for d in versions])
+    conn.executemany(
+        "INSERT INTO sightings (version, source, first_seen, last_seen) VALUES (?,?,?,?) "
+        "ON CONFLICT(version, source) DO UPDATE SET last_seen = excluded.last_seen",
+        [(d, source, now, now) for d in versions])
+    conn.execute("UPDATE certs SET last_seen = ? WHERE latest_version IN (SELECT value FROM json_each(?))",
+                 (now, json.dumps(versions)))
