@@ -266,7 +266,7 @@ def _parse_version(store, digest: str, reader: CertificateReader):
     certs = certificates_from_bytes(store.version_bytes(digest), f"version {digest[:16]}")
     cert = certs[0]
     verdicts = reader.verifier.verify_certificates([cert])
-    return cert, (lambda sig: verdicts[(cert.fingerprint, sig.digest)])
+    return cert, verdicts.__getitem__
 
 
 def _diff_summary(diff: dict) -> str:

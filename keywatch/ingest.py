@@ -21,7 +21,7 @@ from . import policy
 from .errors import InputError, KeywatchError, MalformedPacket, NotFound
 from .openpgp.cert import Certificate, assemble, certificates_from_bytes, version_digest
 from .openpgp.keymaterial import parse_public_key
-from .openpgp.packets import DEFAULT_MAX_INPUT_BYTES, TAG_PUBLIC_KEY, Packet, read_packets
+from .openpgp.packets import DEFAULT_MAX_INPUT_BYTES, TAG_PUBLIC_KEY, Packet, binary_certificate_slices, read_packets
 from .openpgp.validity import cert_state
 from .openpgp.verify import ISSUER_UNKNOWN, IssuerIndex, Verdict, Verifier
 from .parallel import fork_map, worker_count
@@ -59,10 +59,26 @@ def read_input(path: Path, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> bytes:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
 
 
+# What a directory import picks up: the names packaging trees give key files.
+KEY_FILE_SUFFIXES = (".asc", ".gpg", ".pgp", ".keyring", ".key", ".pub")
+
+
+def expand_inputs(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; directories (Arch keys/pgp/, a keyrings/ tree) become their key files, sorted."""
+    expanded: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            expanded += sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(KEY_FILE_SUFFIXES))
+        else:
+            expanded.append(path)
+    return expanded
+
+
 def import_files(store: Store, paths: Iterable[Path], progress: Progress | None = None,
                  on_total: Callable[[int], None] | None = None) -> ImportSummary:
+    """Import each file (directories: their key files) in its own transaction; errors are collected."""
     summary = ImportSummary()
-    for path in paths:
+    for path in expand_inputs(paths):
         try:
             data = read_input(path)
             import_bytes(store, data, str(path), summary, progress, on_total)
@@ -89,25 +105,39 @@ def import_bytes(store: Store, data: bytes, source: str, summary: ImportSummary 
             "SELECT fingerprint FROM cert_versions WHERE digest IN (SELECT value FROM json_each(?))",
             (json.dumps(known_versions),))]
         return summary
-    packets = read_packets(data, source)
     stored = store.version_digests()
     latest = store.latest_versions()
     issuers = issuer_index_from_store(store)
-    in_file = [_primary_fingerprint(packet, issuers) for packet in packets if packet.tag == TAG_PUBLIC_KEY]
-    # A certificate listed twice in one file must be merged in one piece, so it is not split.
-    parts = worker_count() * 4 if len(set(in_file)) == len(in_file) else 1
-    ranges = certificate_ranges(packets, parts)
+    parts = worker_count() * 4
+    split = binary_certificate_slices(data, parts)
+    if split is None:
+        # Armored or unusual framing: Sequoia parses it in one piece here, then workers take runs of packets.
+        packets = read_packets(data, source)
+        primary_bodies = [p.body for p in packets if p.tag == TAG_PUBLIC_KEY]
+        ranges, whole = certificate_ranges(packets, parts), (0, len(packets))
+
+        def packets_of(bounds: tuple[int, int]) -> list[Packet]:
+            return packets[bounds[0]:bounds[1]]
+    else:
+        # Plain binary keyring: each worker has Sequoia parse its own byte range of whole certificates.
+        (ranges, primary_bodies), whole = split, (0, len(data))
+
+        def packets_of(bounds: tuple[int, int]) -> list[Packet]:
+            return read_packets(data[bounds[0]:bounds[1]], source)
+    in_file = [_add_primary(body, issuers) for body in primary_bodies]
+    if len(set(in_file)) != len(in_file):
+        ranges = [whole]  # a certificate listed twice must be merged in one piece
     cache = store.verification_cache()
     if on_total is not None:
         on_total(len(in_file))
 
     def process(bounds: tuple[int, int]) -> _ChunkResult:
-        return _process_chunk(packets[bounds[0]:bounds[1]], source, issuers, cache, now)
+        return _process_chunk(packets_of(bounds), source, issuers, cache, now)
 
     digests: list[str] = []
     with store.transaction() as conn:
         # Rows are written as each chunk arrives, while the workers verify the next ones.
-        for chunk in fork_map(process, ranges, parallel=len(packets) > _PARALLEL_MIN_PACKETS):
+        for chunk in fork_map(process, ranges, parallel=len(in_file) > _PARALLEL_MIN_CERTS):
             write_rows(conn, chunk.rows, now)
             for fpr, digest in chunk.certs:
                 digests.append(digest)
@@ -130,18 +160,18 @@ def import_bytes(store: Store, data: bytes, source: str, summary: ImportSummary 
     return summary
 
 
-def _primary_fingerprint(packet: Packet, issuers: IssuerIndex) -> bytes | None:
-    """Parse a primary key once, adding it to the issuer index; None if it does not parse."""
+def _add_primary(body: bytes, issuers: IssuerIndex) -> bytes | None:
+    """Parse a primary key once, adding it to the issuer index; its fingerprint, or None if it does not parse."""
     try:
-        key = parse_public_key(packet.body)
+        key = parse_public_key(body)
     except MalformedPacket:
         return None  # assemble() names the bad packet
     issuers.add(key)
     return key.fingerprint
 
 
-# Below this many packets, forking workers costs more than it saves.
-_PARALLEL_MIN_PACKETS = 5000
+# Below this many certificates, forking workers costs more than it saves.
+_PARALLEL_MIN_CERTS = 50
 
 
 @dataclass(slots=True)
@@ -161,7 +191,7 @@ def _process_chunk(packets: list[Packet], source: str, issuers: IssuerIndex, cac
     for cert in certs:
         digest = version_digest(cert)
         done.append((cert.fingerprint, digest))
-        _rows_for_cert(rows, cert, digest, source, now, lambda sig, f=cert.fingerprint: verdicts[(f, sig.digest)])
+        _rows_for_cert(rows, cert, digest, source, now, verdicts.__getitem__)
     rows.verifications = list(verifier.new_results.items())
     return _ChunkResult(rows, done)
 
@@ -239,7 +269,7 @@ def _reverify_waiting_certifications(store: Store, conn, new_primaries, just_imp
     updates = []
     for cert in certs:
         for component, sig in placed_signatures(cert):
-            verdict = verdicts[(cert.fingerprint, sig.digest)]
+            verdict = verdicts[sig]
             updates.append((verdict.status, verdict.issuer, verdict.reason, placement_id(cert.fingerprint, component, sig)))
     conn.executemany("UPDATE signatures SET status = ?, issuer = ?, reason = ? WHERE placement = ?", updates)
     conn.executemany("INSERT OR REPLACE INTO verifications (key, ok) VALUES (?,?)",

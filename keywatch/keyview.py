@@ -34,7 +34,7 @@ class CertificateReader:
     def load(self, fingerprint: Fingerprint) -> tuple[Certificate, Callable]:
         cert = load_certificate(self.store, fingerprint)
         verdicts = self.verifier.verify_certificates([cert])
-        return cert, lambda sig: verdicts[(cert.fingerprint, sig.digest)]
+        return cert, verdicts.__getitem__
 
     def state(self, fingerprint: Fingerprint, at: int) -> CertState:
         cert, verdict_of = self.load(fingerprint)

@@ -30,6 +30,38 @@ Rules kept by every helper:
   byte (including previously forged packets) is preserved.
 
 Tests use it as a plain module: ``from certgen import ...``.
+
+Tool quirks found while building this (sq 0.27.0, gpg 2.2.40, sq-wot 0.2.0):
+
+* sq: ``--cipher-suite`` offers only cv25519, rsa3k, rsa4k.  Without
+  ``--expires`` keys expire about 3 years and certifications 5 years after
+  their (possibly past) creation time -- test data made "in 2020" would
+  already be expired -- so we always pass an explicit value.  There is no command to change a key's
+  expiry nor to revoke a certification (a third-party ``sq revoke userid
+  --revocation-key`` is that 0x30 revocation).  ``sq revoke userid`` given a
+  key echoes the *secret* key packet; ``sq revoke certificate`` emits a bare
+  signature.  sq puts the issuer key ID and the back-signature of signing
+  subkeys into the hashed area, adds a salt notation, and emits a
+  direct-key self-signature.
+* gpg: ``--faked-system-time 20200101T000000!`` (``!`` freezes the clock)
+  replaces faketime(1) for gpg.  Expiry "YYYY-MM-DD" means *noon* of that
+  day, so we pass ``seconds=N``.  ``--no-sig-cache`` makes ``--check-sigs``
+  abort ("double free") as soon as an issuer key is missing and prints junk
+  in field 13; we do not use it.  SHA-1 third-party signatures made after
+  2019-01-19 get "%" unless ``--allow-weak-key-signatures``, which is also
+  needed to *make* a SHA-1 back-signature.  ``--check-sigs`` never checks
+  back-signatures.  gpg finds the verifying key via the hashed issuer
+  fingerprint but prints the issuer key ID (field 5) from the *unhashed*
+  area if there is one -- see :func:`forge_issuer`.  ``--quick-set-expire``
+  does not touch a direct-key signature and gpg then keeps reporting the old
+  expiry.  For subkeys a bare ECC curve name means ECDH: use "nistp256/ecdsa".
+* faketime(1): an absolute time is frozen and read in local time: we run
+  it with ``TZ=UTC``.
+* sq-wot 0.2: no ``--time`` (faketime it); only fully trusted roots; prints
+  human-readable text only, percentages as ``amount*100//120``; stops
+  searching once the requested ``--trust-amount`` is reached (so a binding
+  with two 60-paths shows 60 under ``-a 1``); ``list`` exits 1 when no
+  binding reaches the requested amount (its help says 0).
 """
 
 from __future__ import annotations
@@ -794,7 +826,7 @@ def merge_new_signatures(original: bytes, produced: bytes) -> tuple[bytes, list[
             new = [p for p in c.sigs if p.body not in have]
             if not new:
                 continue
-            target = by_key.get(c.key) if c.packet.tag != 0 else comps[0]
+            target = by_key.get(c.key)
             if target is None:
                 if c.packet.tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
                     raise ValueError("tool added a new secret (sub)key; not supported")
@@ -868,18 +900,19 @@ class Key:
 
 # algorithm -> sq --cipher-suite (only what sq 0.27 offers)
 _SQ_SUITES = {"ed25519": "cv25519", "cv25519": "cv25519", "rsa3072": "rsa3k", "rsa4096": "rsa4k"}
-# algorithm -> gpg algorithm names for (primary/sign, encrypt)
+# algorithm -> gpg algorithm strings for (primary, signing/auth subkey, encryption subkey).
+# For subkeys gpg reads a bare ECC curve name as ECDH, hence "/ecdsa".
 _GPG_ALGOS = {
-    "ed25519": ("ed25519", "cv25519"),
-    "cv25519": ("ed25519", "cv25519"),
-    "rsa2048": ("rsa2048", "rsa2048"),
-    "rsa3072": ("rsa3072", "rsa3072"),
-    "rsa4096": ("rsa4096", "rsa4096"),
-    "nistp256": ("nistp256", "nistp256"),
-    "nistp384": ("nistp384", "nistp384"),
-    "nistp521": ("nistp521", "nistp521"),
-    "brainpoolP256r1": ("brainpoolP256r1", "brainpoolP256r1"),
-    "dsa2048": ("dsa2048", "elg2048"),
+    "ed25519": ("ed25519", "ed25519", "cv25519"),
+    "cv25519": ("ed25519", "ed25519", "cv25519"),
+    "rsa2048": ("rsa2048", "rsa2048", "rsa2048"),
+    "rsa3072": ("rsa3072", "rsa3072", "rsa3072"),
+    "rsa4096": ("rsa4096", "rsa4096", "rsa4096"),
+    "nistp256": ("nistp256", "nistp256/ecdsa", "nistp256"),
+    "nistp384": ("nistp384", "nistp384/ecdsa", "nistp384"),
+    "nistp521": ("nistp521", "nistp521/ecdsa", "nistp521"),
+    "brainpoolP256r1": ("brainpoolP256r1", "brainpoolP256r1/ecdsa", "brainpoolP256r1"),
+    "dsa2048": ("dsa2048", "dsa2048", "elg2048"),
 }
 ALGORITHMS = tuple(_GPG_ALGOS)
 
@@ -891,11 +924,12 @@ def _slug(s: str) -> str:
 
 
 def _make_key(
-    workdir: Path, tsk: bytes, *, user_ids: list[str], created: dt.datetime,
+    workdir: Path, tsk: bytes, cert: bytes, *, user_ids: list[str], created: dt.datetime,
     expires: dt.datetime | None, algorithm: str, tool: str,
 ) -> Key:
-    cert = public_cert(tsk)
     comps = split_cert(cert)
+    if comps[0].ident != split_cert(tsk)[0].ident:
+        raise RuntimeError("certificate and secret key do not match")
     fpr = comps[0].ident
     stem = workdir / f"{_slug(user_ids[0] if user_ids else 'key')}-{fpr[-16:]}"
     key_path = stem.with_suffix(".key.pgp")
@@ -976,12 +1010,13 @@ def generate_key(
             args += ["--userid", uid]
         _sq(workdir, args)
         tsk = dearmor(out.read_bytes())
+        cert = _sq(workdir, ["key", "extract-cert", "--binary", str(out)]).stdout
         shutil.rmtree(d, ignore_errors=True)
-        return _make_key(workdir, tsk, user_ids=list(user_ids), created=created,
+        return _make_key(workdir, tsk, cert, user_ids=list(user_ids), created=created,
                          expires=expires, algorithm=algorithm, tool="sq")
     if tool != "gpg":
         raise ValueError(f"unknown tool {tool!r}")
-    primary_algo, enc_algo = _GPG_ALGOS[algorithm]
+    primary_algo, sign_algo, enc_algo = _GPG_ALGOS[algorithm]
     exp = "never" if expires is None else f"seconds={int((expires - created).total_seconds())}"
     extra = list(gpg_extra_args)
     with gpg_home(workdir) as g:
@@ -994,11 +1029,12 @@ def generate_key(
         for uid in user_ids[1:]:
             g.run([*extra, "--quick-add-uid", fpr, uid], time=created, secret=True)
         for purpose in subkeys:
-            algo, usage = {"sign": (primary_algo, "sign"), "encrypt": (enc_algo, "encr"),
-                           "auth": (primary_algo, "auth")}[purpose]
+            algo, usage = {"sign": (sign_algo, "sign"), "encrypt": (enc_algo, "encr"),
+                           "auth": (sign_algo, "auth")}[purpose]
             g.run([*extra, "--quick-add-key", fpr, algo, usage, exp], time=created, secret=True)
         tsk = g.run(["--export-secret-keys", fpr], secret=True).stdout
-    return _make_key(workdir, tsk, user_ids=list(user_ids), created=created,
+        cert = g.run(["--export", fpr]).stdout
+    return _make_key(workdir, tsk, cert, user_ids=list(user_ids), created=created,
                      expires=expires, algorithm=algorithm, tool="gpg")
 
 
@@ -1251,7 +1287,8 @@ def set_expiry(
       while Sequoia reports the new one.  So Sequoia does it instead
       (pysequoia ``Cert.set_expiration`` in a subprocess under
       ``faketime``), which re-issues the direct-key signature and every
-      user ID binding signature.
+      user ID binding signature.  ``expires=None`` is not supported there
+      (NotImplementedError).
     """
     workdir = Path(workdir)
     base = dearmor(cert) if cert is not None else key.cert
@@ -1264,6 +1301,10 @@ def set_expiry(
     has_direct = any(
         Signature.parse(p).sig_type == SIG_DIRECT_KEY for p in split_cert(key.cert)[0].sigs
     )
+    if has_direct and expires is None:
+        raise NotImplementedError(
+            "cannot remove the expiry of a certificate with a direct-key signature: pysequoia's "
+            "set_expiration needs a date, and gpg would leave the direct-key signature's expiry")
     produced: list[bytes] = []
     if has_direct:
         d = _new_dir(workdir, "expire")
@@ -1343,7 +1384,8 @@ def forge_issuer(
       subpacket, hashed and unhashed, now names Y.  The hashed area changed,
       so the signature verifies under neither X nor Y.  Caught by anyone who
       checks the math; accepted by a verifier that only reads issuer
-      subpackets (e.g. counts certifications without verifying).
+      subpackets (e.g. counts certifications without verifying).  gpg: "-"
+      with Y's key in the keyring, "?" (no public key) without it.
     * ``"unhashed_only"``: the hashed area is untouched (still naming X if
       the signer put issuer subpackets there -- sq does); an *unhashed*
       Issuer Key ID naming Y replaces any unhashed one (gpg style) or is
@@ -1351,7 +1393,11 @@ def forge_issuer(
       verifier that takes the issuer from the unhashed area and reports
       "certified by Y" after verifying with X's key (or that trusts the
       unhashed key ID while checking with whatever key verifies) is fooled.
-      gpg takes the hashed key ID first, see the tests.
+      gpg 2.2: on sq-made signatures (key ID hashed) it reports a good
+      signature by X; on gpg-made ones (only the fingerprint hashed) it
+      verifies with X's key, found via the hashed fingerprint, yet prints
+      Y's key ID in field 5 ("good signature by Y"; field 13 says X) --
+      and without X's key it tries Y's and says "-".
     * ``"unhashed_only_drop_hashed"``: hashed issuer subpackets removed, Y's
       fingerprint and key ID put into the unhashed area.  Hashed area
       changed: valid for nobody.
@@ -1615,7 +1661,7 @@ def gpg_unescape(s: str) -> str:
         c = raw[i]
         if c == 0x5C and i + 1 < len(raw):
             n = chr(raw[i + 1])
-            if n == "x" and i + 3 < len(raw) + 0 and re.fullmatch(rb"[0-9A-Fa-f]{2}", raw[i + 2:i + 4]):
+            if n == "x" and re.fullmatch(rb"[0-9A-Fa-f]{2}", raw[i + 2:i + 4]):
                 out.append(int(raw[i + 2:i + 4], 16))
                 i += 4
                 continue
@@ -1663,7 +1709,7 @@ class GpgSigCheck:
     sig_class: int
     exportable: bool
     revocation_reason: int | None
-    issuer_fingerprint: str | None  # field 13 (unreliable, see module notes)
+    issuer_fingerprint: str | None  # field 13: the key gpg verified with (may disagree with field 5!)
     hash_algo: int | None
     subpackets: tuple[GpgSubpacket, ...] = ()
 
@@ -1679,21 +1725,19 @@ class GpgSigChecks(list):
     stdout: str = ""
 
     def find(self, **kw) -> list[GpgSigCheck]:
-        """Records whose attributes equal the keyword arguments (``issuer_key_id`` suffix-matches)."""
-        out = []
-        for r in self:
-            ok = True
-            for k, v in kw.items():
-                have = getattr(r, k)
-                if k in ("issuer_key_id", "cert_fingerprint", "on") and isinstance(v, str) and isinstance(have, str):
-                    ok = have.upper().endswith(v.upper()[-16:]) if k == "issuer_key_id" else (have == v or have.upper() == v.upper())
-                else:
-                    ok = have == v
-                if not ok:
-                    break
-            if ok:
-                out.append(r)
-        return out
+        """Records whose attributes equal the keyword arguments.
+
+        ``issuer_key_id`` also accepts a fingerprint (compared on the last 16
+        hex digits); ``cert_fingerprint`` is compared case-insensitively.
+        """
+        def match(r: GpgSigCheck, k: str, v) -> bool:
+            have = getattr(r, k)
+            if k == "issuer_key_id":
+                return have.upper()[-16:] == v.upper()[-16:]
+            if k == "cert_fingerprint":
+                return have.upper() == v.upper()
+            return have == v
+        return [r for r in self if all(match(r, k, v) for k, v in kw.items())]
 
     def one(self, **kw) -> GpgSigCheck:
         found = self.find(**kw)
@@ -2027,7 +2071,8 @@ def sq_wot_list_bindings(
     if pattern:
         args.append(pattern)
     r = _sq_wot(wd, keyring_path, roots, args, at)
-    if r.returncode != 0:
+    # Exit status 1 just means "no binding reached the (unreachable) amount asked for".
+    if r.returncode not in (0, 1) or (r.returncode == 1 and r.stderr.strip()):
         raise ToolError(["sq-wot", "list"], r.returncode, r.stdout, r.stderr)
     return [dataclasses.replace(b, authenticated=b.amount >= trust_amount)
             for b in parse_sq_wot_output(r.stdout.decode("utf-8", "replace"))

@@ -1,16 +1,22 @@
-"""keymaterial against real keys and signatures made by GnuPG and Sequoia.
+"""keymaterial against real keys and signatures made by GnuPG, Sequoia, OpenSSL and libgcrypt.
 
 GnuPG (`gpg --with-colons`) and Sequoia (pysequoia packet accessors) are the
 independent oracles for fingerprints, key IDs, sizes and curves; the signatures
-they make are the oracle for verification.  The only thing computed here is the
-digest a signature covers (RFC 9580 §5.2.4), and every signature checks that
-digest against its own "left 16 bits" field, which the signer wrote.
+they make are the oracle for verification.  What this file computes itself is
+the digest a signature covers (RFC 9580 §5.2.4), checked against the "left 16
+bits" field the signer wrote; for keys no current OpenPGP tool makes (v3, v5,
+ElGamal signing, odd RSA exponents) it restates the spec's formulas and lets
+OpenSSL or libgcrypt make the signatures.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
+import math
 import os
+import pickle
 import random
 import shutil
 import subprocess
@@ -19,6 +25,9 @@ from pathlib import Path
 
 import pysequoia
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from pysequoia.packet import PacketPile
 
 from keywatch.errors import KeywatchError, MalformedPacket
@@ -33,8 +42,24 @@ from keywatch.openpgp.keymaterial import (
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
 
-HASH_IDS = {"MD5": 1, "SHA1": 2, "RIPEMD160": 3, "SHA256": 8, "SHA384": 9, "SHA512": 10, "SHA224": 11}
-HASHLIB_NAMES = {1: "md5", 2: "sha1", 3: "ripemd160", 8: "sha256", 9: "sha384", 10: "sha512", 11: "sha224"}
+HASH_IDS = {
+    "MD5": 1,
+    "SHA1": 2,
+    "RIPEMD160": 3,
+    "SHA256": 8,
+    "SHA384": 9,
+    "SHA512": 10,
+    "SHA224": 11,
+}
+HASHLIB_NAMES = {
+    1: "md5",
+    2: "sha1",
+    3: "ripemd160",
+    8: "sha256",
+    9: "sha384",
+    10: "sha512",
+    11: "sha224",
+}
 
 # gpg's --with-colons curve names -> ours
 GPG_CURVES = {
@@ -152,21 +177,34 @@ class Gpg:
         algorithm = label.removesuffix("-twin")
         uid = f"{label} <{label}@keywatch.test>"
         try:
-            self.run("--quick-generate-key", uid, algorithm, "sign", "never", timeout=SLOW_KEY_SECONDS)
+            self.run(
+                "--quick-generate-key", uid, algorithm, "sign", "never", timeout=SLOW_KEY_SECONDS
+            )
         except subprocess.TimeoutExpired:
             return None
         return self.colons(uid)[1][9]
 
     def colons(self, handle: str) -> list[list[str]]:
         out = self.run("--with-colons", "--fixed-list-mode", "--list-keys", handle)
-        return [line.split(":") for line in out.decode().splitlines() if line[:4] in ("pub:", "sub:", "fpr:")]
+        return [
+            line.split(":")
+            for line in out.decode().splitlines()
+            if line[:4] in ("pub:", "sub:", "fpr:")
+        ]
 
     def sign(self, fingerprint: str, digest_algo: str, data: bytes) -> bytes:
         document = self.home / "document"
         document.write_bytes(data)
         return self.run(
-            "--allow-weak-digest-algos", "--digest-algo", digest_algo,
-            "-u", fingerprint + "!", "--detach-sign", "-o", "-", str(document),
+            "--allow-weak-digest-algos",
+            "--digest-algo",
+            digest_algo,
+            "-u",
+            fingerprint + "!",
+            "--detach-sign",
+            "-o",
+            "-",
+            str(document),
         )
 
     def close(self) -> None:
@@ -252,10 +290,14 @@ def test_encryption_subkeys_match_gpg(gpg: Gpg, gpg_keys: dict[str, GpgKey]) -> 
     gpg.run("--quick-add-key", fingerprint, "nistp384", "encr", "never")
     colons = gpg.colons(fingerprint)
     subs = [(colons[i], colons[i + 1]) for i in range(len(colons)) if colons[i][0] == "sub"]
-    bodies = [p.body for p in packets(gpg.run("--export", fingerprint)) if p.tag == pysequoia.packet.Tag.PublicSubkey]
+    bodies = [
+        p.body
+        for p in packets(gpg.run("--export", fingerprint))
+        if p.tag == pysequoia.packet.Tag.PublicSubkey
+    ]
     assert len(bodies) == len(subs) == 3
     signature = gpg_keys["rsa2048"].signatures["SHA256"]
-    for body, (sub, fpr) in zip(bodies, subs):
+    for body, (sub, fpr) in zip(bodies, subs, strict=True):
         key = parse_public_key(body)
         assert key.fingerprint.hex().upper() == fpr[9]
         assert (key.algorithm, key.bits) == (int(sub[3]), int(sub[2]))
@@ -301,7 +343,14 @@ def test_gpg_signature_rejections(gpg_keys: dict[str, GpgKey], label: str) -> No
     assert not key.verify(other_hash, digest, fields)  # digest of the wrong length
     assert not key.verify(hash_id, digest[:-1], fields)
     assert not key.verify(99, digest, fields)
-    for bad in (fields[:-1], fields + b"\0", fields[:2], b"", bytes(len(fields)), b"\xff" * len(fields)):
+    for bad in (
+        fields[:-1],
+        fields + b"\0",
+        fields[:2],
+        b"",
+        bytes(len(fields)),
+        b"\xff" * len(fields),
+    ):
         assert not key.verify(hash_id, digest, bad)
 
 
@@ -371,6 +420,16 @@ def test_verifier_is_loaded_once(gpg_keys: dict[str, GpgKey]) -> None:
     assert key._verifier is verifier
 
 
+def test_public_key_pickles_after_verify(gpg_keys: dict[str, GpgKey]) -> None:
+    """Keys cross process boundaries; the cached OpenSSL key must not stop that."""
+    key = gpg_keys["rsa2048"].key
+    signature = gpg_keys["rsa2048"].signatures["SHA256"]
+    assert key.verify(8, signature.digest(DATA), signature.fields)
+    copy = pickle.loads(pickle.dumps(key))
+    assert (copy.fingerprint, copy.body, copy.bits) == (key.fingerprint, key.body, key.bits)
+    assert copy.verify(8, signature.digest(DATA), signature.fields)
+
+
 # --- keys and signatures made by Sequoia (v6 and v4) --------------------------
 
 
@@ -384,16 +443,23 @@ class SequoiaKey:
 
 def sequoia_key(profile, **options) -> SequoiaKey:
     tsk = pysequoia.Tsk.generate("Sequoia <sq@keywatch.test>", profile=profile, **options)
-    detached = pysequoia.sign(tsk.signer(), DATA, mode=pysequoia.SignatureMode.DETACHED, armor=False)
+    detached = pysequoia.sign(
+        tsk.signer(), DATA, mode=pysequoia.SignatureMode.DETACHED, armor=False
+    )
     sig_packet = packets(detached)[0]
     cert = bytes(tsk.extract_certificate())
-    signer = next(p for p in packets(cert) if is_key(p) and p.fingerprint == sig_packet.issuer_fingerprint)
+    signer = next(
+        p for p in packets(cert) if is_key(p) and p.fingerprint == sig_packet.issuer_fingerprint
+    )
     return SequoiaKey(cert, parse_public_key(signer.body), signer, split_signature(sig_packet.body))
 
 
 SEQUOIA_KEYS = {
     "v6-ed25519": (pysequoia.Profile.RFC9580, {}),
-    "v6-ed448": (pysequoia.Profile.RFC9580, {"signing_algorithm": pysequoia.SigningAlgorithm.Ed448}),
+    "v6-ed448": (
+        pysequoia.Profile.RFC9580,
+        {"signing_algorithm": pysequoia.SigningAlgorithm.Ed448},
+    ),
     "v6-p384": (pysequoia.Profile.RFC9580, {"cipher_suite": pysequoia.CipherSuite.P384}),
     "v4-ed25519": (pysequoia.Profile.RFC4880, {}),
     "v4-rsa2k": (pysequoia.Profile.RFC4880, {"cipher_suite": pysequoia.CipherSuite.RSA2k}),
@@ -409,7 +475,9 @@ SEQUOIA_EXPECTED = {  # label -> (version, algorithm, algorithm_name, curve, bit
 
 @pytest.fixture(scope="module")
 def sequoia_keys() -> dict[str, SequoiaKey]:
-    keys = {label: sequoia_key(profile, **options) for label, (profile, options) in SEQUOIA_KEYS.items()}
+    keys = {
+        label: sequoia_key(profile, **options) for label, (profile, options) in SEQUOIA_KEYS.items()
+    }
     keys["v6-ed25519-twin"] = sequoia_key(pysequoia.Profile.RFC9580)
     return keys
 
@@ -421,7 +489,13 @@ def test_sequoia_key_properties(sequoia_keys: dict[str, SequoiaKey], label: str)
     assert key.fingerprint.hex() == entry.signing_packet.fingerprint
     assert key.key_id.hex() == entry.signing_packet.key_id
     assert key.created == int(entry.signing_packet.key_created.timestamp())
-    assert (key.version, key.algorithm, key.algorithm_name, key.curve, key.bits) == SEQUOIA_EXPECTED[label]
+    assert (
+        key.version,
+        key.algorithm,
+        key.algorithm_name,
+        key.curve,
+        key.bits,
+    ) == SEQUOIA_EXPECTED[label]
     assert key.can_sign()
 
 
@@ -438,38 +512,56 @@ def test_sequoia_signature(sequoia_keys: dict[str, SequoiaKey], label: str) -> N
     assert not key.verify(signature.hash_id, signature.digest(DATA + b"!"), signature.fields)
     assert not key.verify(signature.hash_id, digest, bytes(altered))
     assert not key.verify(8, signature.digest(DATA, 8), signature.fields)
-    for bad in (signature.fields[:-1], signature.fields + b"\0", b"", os.urandom(len(signature.fields))):
+    for bad in (
+        signature.fields[:-1],
+        signature.fields + b"\0",
+        b"",
+        bytes(len(signature.fields)),
+    ):
         assert not key.verify(signature.hash_id, digest, bad)
 
 
-def short_mpi_signature(entry: SequoiaKey, tsk, size: int) -> tuple[Signature, bytes]:
-    """A real signature whose first or last MPI lost its leading zero octet(s).
+def split_mpis(fields: bytes) -> list[bytes]:
+    values = []
+    while fields:
+        end = 2 + (int.from_bytes(fields[:2], "big") + 7) // 8
+        values.append(fields[2:end])
+        fields = fields[end:]
+    return values
+
+
+def sign_until_short_mpi(tsk, size: int) -> tuple[object, bytes]:
+    """A real signature packet with an MPI that lost leading zero octets, and the data it signs.
 
     One signature in 256 has that; signing in-process makes finding one cheap.
     """
     for counter in range(5000):
         data = DATA + counter.to_bytes(4, "big")
-        detached = pysequoia.sign(tsk.signer(), data, mode=pysequoia.SignatureMode.DETACHED, armor=False)
-        signature = split_signature(packets(detached)[0].body)
-        first = int.from_bytes(signature.fields[:2], "big")
-        last_start = 2 + (first + 7) // 8
-        last = int.from_bytes(signature.fields[last_start : last_start + 2], "big") if last_start < len(signature.fields) else size * 8
-        if (first + 7) // 8 < size or (last + 7) // 8 < size:
-            return signature, data
+        detached = pysequoia.sign(
+            tsk.signer(), data, mode=pysequoia.SignatureMode.DETACHED, armor=False
+        )
+        packet = packets(detached)[0]
+        if any(len(value) < size for value in split_mpis(split_signature(packet.body).fields)):
+            return packet, data
     raise AssertionError("no signature with a short MPI in 5000 tries")
 
 
-@pytest.mark.parametrize(("profile_options", "size"), [
-    ({"profile": pysequoia.Profile.RFC4880, "cipher_suite": pysequoia.CipherSuite.RSA2k}, 256),
-    ({"profile": pysequoia.Profile.RFC4880}, 32),
-])
-def test_short_mpi_signatures_verify(profile_options: dict, size: int) -> None:
-    """RSA signatures shorter than the modulus and EdDSA R/S shorter than 32 octets are left-padded."""
-    tsk = pysequoia.Tsk.generate("Short <short@keywatch.test>", **profile_options)
+@pytest.mark.parametrize(
+    ("options", "size"),
+    [
+        ({"profile": pysequoia.Profile.RFC4880, "cipher_suite": pysequoia.CipherSuite.RSA2k}, 256),
+        ({"profile": pysequoia.Profile.RFC4880}, 32),
+    ],
+    ids=["rsa2048", "eddsa-legacy"],
+)
+def test_short_mpi_signatures_verify(options: dict, size: int) -> None:
+    """RSA signatures shorter than the modulus, EdDSA R/S shorter than 32 octets: left-padded."""
+    tsk = pysequoia.Tsk.generate("Short <short@keywatch.test>", **options)
+    packet, data = sign_until_short_mpi(tsk, size)
     cert = packets(bytes(tsk.extract_certificate()))
-    signature, data = short_mpi_signature(None, tsk, size)
-    issuer = next(p for p in cert if is_key(p) and p.fingerprint.endswith(signature_issuer(signature)))
+    issuer = next(p for p in cert if is_key(p) and p.fingerprint == packet.issuer_fingerprint)
     key = parse_public_key(issuer.body)
+    signature = split_signature(packet.body)
     digest = signature.digest(data)
     assert digest[:2] == signature.left16
     assert key.verify(signature.hash_id, digest, signature.fields)
@@ -500,19 +592,208 @@ def test_v6_certificate_bindings(sequoia_keys: dict[str, SequoiaKey]) -> None:
 
 def test_v6_x25519_subkey(sequoia_keys: dict[str, SequoiaKey]) -> None:
     pile = packets(sequoia_keys["v6-ed25519"].cert)
-    x25519 = [parse_public_key(p.body) for p in pile if is_key(p) and sequoia_algorithm(p) == "X25519"]
+    x25519 = [
+        parse_public_key(p.body) for p in pile if is_key(p) and sequoia_algorithm(p) == "X25519"
+    ]
     assert len(x25519) == 1
     key = x25519[0]
-    assert (key.algorithm, key.algorithm_name, key.curve, key.bits) == (25, "X25519", "Curve25519", 255)
+    assert (key.algorithm, key.algorithm_name, key.curve, key.bits) == (
+        25,
+        "X25519",
+        "Curve25519",
+        255,
+    )
     assert not key.can_sign()
     signature = sequoia_keys["v6-ed25519"].signature
     assert not key.verify(signature.hash_id, signature.digest(DATA), signature.fields)
 
 
+# --- keys no current OpenPGP tool makes: signed by OpenSSL and libgcrypt ------
+
+
+def mpi(value: int) -> bytes:
+    return value.bit_length().to_bytes(2, "big") + value.to_bytes(
+        (value.bit_length() + 7) // 8, "big"
+    )
+
+
+CREATED = (1_000_000_000).to_bytes(4, "big")
+DIGEST = hashlib.sha256(DATA).digest()
+SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")  # RFC 9580 §5.2.2
+
+
+def openssl_rsa_signature(
+    private_key: rsa.RSAPrivateKey, digest: bytes, algorithm: hashes.HashAlgorithm
+) -> bytes:
+    return mpi(
+        int.from_bytes(private_key.sign(digest, padding.PKCS1v15(), Prehashed(algorithm)), "big")
+    )
+
+
+def rsa_v4_body(private_key: rsa.RSAPrivateKey) -> bytes:
+    numbers = private_key.public_key().public_numbers()
+    return b"\x04" + CREATED + b"\x01" + mpi(numbers.n) + mpi(numbers.e)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_rsa_512_from_openssl() -> None:
+    pem = subprocess.run(["openssl", "genrsa", "512"], capture_output=True, check=True).stdout
+    private_key = serialization.load_pem_private_key(pem, None, unsafe_skip_rsa_key_validation=True)
+    key = parse_public_key(rsa_v4_body(private_key))
+    assert key.bits == 512
+    assert key.verify(8, DIGEST, openssl_rsa_signature(private_key, DIGEST, hashes.SHA256()))
+    assert not key.verify(8, bytes(32), openssl_rsa_signature(private_key, DIGEST, hashes.SHA256()))
+
+
+def test_rsa_with_exponent_openssl_will_not_verify() -> None:
+    """A >3072-bit key with an exponent above 64 bits: OpenSSL signs but will not verify.
+
+    keymaterial must notice and verify with pow() instead.
+    """
+    generated = rsa.generate_private_key(65537, 3104).private_numbers()
+    p, q = generated.p, generated.q
+    phi = (p - 1) * (q - 1)
+    e = (1 << 100) + 1
+    while math.gcd(e, phi) != 1:
+        e += 2
+    d = pow(e, -1, phi)
+    private_key = rsa.RSAPrivateNumbers(
+        p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p), rsa.RSAPublicNumbers(e, p * q)
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    key = parse_public_key(rsa_v4_body(private_key))
+    fields = openssl_rsa_signature(private_key, DIGEST, hashes.SHA256())
+    assert key.verify(8, DIGEST, fields)
+    assert not key.verify(8, hashlib.sha256(DATA + b"!").digest(), fields)
+    assert not key.verify(12, DIGEST, fields)
+
+
+def test_v3_rsa_key() -> None:
+    """PGP 2 keys: fingerprint MD5(n || e) and key ID the low 64 bits of n (RFC 4880 §12.2)."""
+    private_key = rsa.generate_private_key(65537, 1024)
+    numbers = private_key.public_key().public_numbers()
+    n = numbers.n.to_bytes(128, "big")
+    e = numbers.e.to_bytes(3, "big")
+    body = b"\x03" + CREATED + (30).to_bytes(2, "big") + b"\x01" + mpi(numbers.n) + mpi(numbers.e)
+    key = parse_public_key(body)
+    assert (key.version, key.created, key.v3_expiration_days) == (3, 1_000_000_000, 30)
+    assert (key.algorithm, key.bits) == (1, 1024)
+    assert key.fingerprint == hashlib.md5(n + e).digest()
+    assert key.key_id == n[-8:]
+    md5 = hashlib.md5(DATA).digest()
+    assert key.verify(1, md5, openssl_rsa_signature(private_key, md5, hashes.MD5()))
+    assert not key.verify(
+        2, hashlib.sha1(DATA).digest(), openssl_rsa_signature(private_key, md5, hashes.MD5())
+    )
+
+
+def test_v5_key() -> None:
+    """LibrePGP v5 keys: no tool here makes them, so the expected values restate its formulas."""
+    native = bytes(range(32))
+    body = b"\x05" + CREATED + b"\x1b" + (32).to_bytes(4, "big") + native
+    key = parse_public_key(body)
+    assert (key.version, key.created, key.algorithm, key.curve) == (5, 1_000_000_000, 27, "Ed25519")
+    fingerprint = hashlib.sha256(b"\x9a" + len(body).to_bytes(4, "big") + body).digest()
+    assert (key.fingerprint, key.key_id) == (fingerprint, fingerprint[:8])
+
+
+class Libgcrypt:
+    """Just enough of libgcrypt (the library GnuPG signs with) to make ElGamal signatures."""
+
+    def __init__(self, path: str) -> None:
+        lib = ctypes.CDLL(path)
+        lib.gcry_check_version.restype = ctypes.c_char_p
+        lib.gcry_check_version(None)
+        handle = ctypes.POINTER(ctypes.c_void_p)
+        lib.gcry_sexp_new.argtypes = [handle, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+        lib.gcry_sexp_find_token.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+        lib.gcry_sexp_find_token.restype = ctypes.c_void_p
+        lib.gcry_sexp_nth_mpi.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        lib.gcry_sexp_nth_mpi.restype = ctypes.c_void_p
+        size = ctypes.POINTER(ctypes.c_size_t)
+        lib.gcry_mpi_print.argtypes = [
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            size,
+            ctypes.c_void_p,
+        ]
+        lib.gcry_pk_genkey.argtypes = [handle, ctypes.c_void_p]
+        lib.gcry_pk_sign.argtypes = [handle, ctypes.c_void_p, ctypes.c_void_p]
+        self.lib = lib
+
+    def sexp(self, text: str) -> ctypes.c_void_p:
+        result = ctypes.c_void_p()
+        assert self.lib.gcry_sexp_new(ctypes.byref(result), text.encode(), 0, 1) == 0
+        return result
+
+    def values(self, sexp: ctypes.c_void_p, *names: str) -> list[int]:
+        """The named MPIs of an S-expression, e.g. p, g, y of a key or r, s of a signature."""
+        result = []
+        for name in names:
+            token = self.lib.gcry_sexp_find_token(sexp, name.encode(), 0)
+            value = self.lib.gcry_sexp_nth_mpi(token, 1, 5)  # GCRYMPI_FMT_USG
+            buffer = ctypes.create_string_buffer(4096)
+            written = ctypes.c_size_t()
+            assert (
+                self.lib.gcry_mpi_print(5, buffer, len(buffer), ctypes.byref(written), value) == 0
+            )
+            result.append(int.from_bytes(buffer.raw[: written.value], "big"))
+        return result
+
+    def elgamal_key(self, bits: int) -> ctypes.c_void_p:
+        key = ctypes.c_void_p()
+        spec = self.sexp(f"(genkey (elg (nbits {len(str(bits))}:{bits})))")
+        assert self.lib.gcry_pk_genkey(ctypes.byref(key), spec) == 0
+        return key
+
+    def sign(self, key: ctypes.c_void_p, value: int) -> list[int]:
+        secret = self.lib.gcry_sexp_find_token(key, b"private-key", 0)
+        data = self.sexp(
+            f"(data (flags raw) (value #{value:0{(value.bit_length() + 7) // 8 * 2}X}#))"
+        )
+        signature = ctypes.c_void_p()
+        assert self.lib.gcry_pk_sign(ctypes.byref(signature), data, secret) == 0
+        return self.values(signature, "r", "s")
+
+
+def gnupg_frame(digest_info: bytes, digest: bytes, nbits: int) -> int:
+    """What GnuPG 1.x signed with ElGamal: the digest in a PKCS#1 v1.5 frame of the size of p."""
+    size = (nbits + 7) // 8
+    payload = digest_info + digest
+    return int.from_bytes(
+        b"\x00\x01" + b"\xff" * (size - len(payload) - 3) + b"\x00" + payload, "big"
+    )
+
+
+@pytest.fixture(scope="module")
+def libgcrypt() -> Libgcrypt:
+    path = ctypes.util.find_library("gcrypt")
+    if path is None:
+        pytest.skip("libgcrypt is not installed")
+    return Libgcrypt(path)
+
+
+@pytest.mark.parametrize("algorithm", [16, 20])
+def test_elgamal_signature_made_by_libgcrypt(libgcrypt: Libgcrypt, algorithm: int) -> None:
+    secret = libgcrypt.elgamal_key(1024)
+    p, g, y = libgcrypt.values(secret, "p", "g", "y")
+    r, s = libgcrypt.sign(secret, gnupg_frame(SHA256_DIGEST_INFO, DIGEST, p.bit_length()))
+    key = parse_public_key(b"\x04" + CREATED + bytes([algorithm]) + mpi(p) + mpi(g) + mpi(y))
+    assert (key.algorithm_name, key.bits) == ("ElGamal", 1024)
+    assert key.verify(8, DIGEST, mpi(r) + mpi(s))
+    assert not key.verify(8, hashlib.sha256(DATA + b"!").digest(), mpi(r) + mpi(s))
+    assert not key.verify(8, DIGEST, mpi(r) + mpi(s + 1))
+    assert not key.verify(12, DIGEST, mpi(r) + mpi(s))
+    assert not key.verify(8, DIGEST, mpi(r + p) + mpi(s))
+    assert not key.verify(8, DIGEST, mpi(r))
+
+
 # --- hostile bodies and signature fields ---------------------------------------
 
 
-def real_bodies(gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]) -> dict[str, bytes]:
+def real_bodies(
+    gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]
+) -> dict[str, bytes]:
     return {
         "rsa2048": gpg_keys["rsa2048"].key.body,
         "dsa1024": gpg_keys["dsa1024"].key.body,
@@ -523,14 +804,18 @@ def real_bodies(gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]
     }
 
 
-def test_every_truncation_is_malformed(gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]) -> None:
-    for name, body in real_bodies(gpg_keys, sequoia_keys).items():
+def test_every_truncation_is_malformed(
+    gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]
+) -> None:
+    for body in real_bodies(gpg_keys, sequoia_keys).values():
         for end in range(len(body)):
             with pytest.raises(MalformedPacket):
                 parse_public_key(body[:end])
 
 
-def test_trailing_bytes_are_malformed(gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]) -> None:
+def test_trailing_bytes_are_malformed(
+    gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]
+) -> None:
     for body in real_bodies(gpg_keys, sequoia_keys).values():
         with pytest.raises(MalformedPacket):
             parse_public_key(body + b"\0")
@@ -601,7 +886,9 @@ def test_unknown_curve_is_named_by_its_oid() -> None:
     assert not key.verify(8, bytes(32), b"\x00\x08\x01\x00\x08\x01")
 
 
-def test_fuzzed_bodies_raise_only_malformed(gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]) -> None:
+def test_fuzzed_bodies_raise_only_malformed(
+    gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]
+) -> None:
     """Random corruption either parses or is MalformedPacket; parsed keys never raise in verify."""
     rng = random.Random(9580)
     signature = gpg_keys["rsa2048"].signatures["SHA256"]
@@ -619,15 +906,21 @@ def test_fuzzed_bodies_raise_only_malformed(gpg_keys: dict[str, GpgKey], sequoia
             assert key.verify(8, digest, signature.fields) in (True, False)
 
 
-def test_fuzzed_signature_fields_never_raise(gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]) -> None:
+def test_fuzzed_signature_fields_never_raise(
+    gpg_keys: dict[str, GpgKey], sequoia_keys: dict[str, SequoiaKey]
+) -> None:
     rng = random.Random(4880)
-    keys = [entry.key for entry in gpg_keys.values()] + [entry.signing_key for entry in sequoia_keys.values()]
+    keys = [entry.key for entry in gpg_keys.values()] + [
+        entry.signing_key for entry in sequoia_keys.values()
+    ]
     for key in keys:
         for size in (0, 1, 2, 3, 34, 66, 114, 258, 514):
             for _ in range(5):
                 fields = bytes(rng.randrange(256) for _ in range(size))
                 for hash_id in (2, 8, 10):
-                    digest = bytes(rng.randrange(256) for _ in range(keymaterial._DIGEST_SIZES[hash_id]))
+                    digest = bytes(
+                        rng.randrange(256) for _ in range(keymaterial._DIGEST_SIZES[hash_id])
+                    )
                     assert key.verify(hash_id, digest, fields) is False
 
 
@@ -659,8 +952,15 @@ def test_degenerate_keys_never_raise() -> None:
 
 def test_hash_table_and_new_hash() -> None:
     assert HASH_ALGORITHMS == {
-        1: "MD5", 2: "SHA1", 3: "RIPEMD160", 8: "SHA256", 9: "SHA384",
-        10: "SHA512", 11: "SHA224", 12: "SHA3-256", 14: "SHA3-512",
+        1: "MD5",
+        2: "SHA1",
+        3: "RIPEMD160",
+        8: "SHA256",
+        9: "SHA384",
+        10: "SHA512",
+        11: "SHA224",
+        12: "SHA3-256",
+        14: "SHA3-512",
     }
     for hash_id, name in HASH_ALGORITHMS.items():
         try:
@@ -679,4 +979,3 @@ def test_new_hash_unknown(hash_id: int) -> None:
     with pytest.raises(UnsupportedAlgorithm) as error:
         new_hash(hash_id)
     assert isinstance(error.value, KeywatchError)
-

@@ -17,8 +17,9 @@ fall back to the textbook equations with `pow()`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -251,7 +252,7 @@ def _curve(oid: bytes) -> tuple[str, int | None]:
 # A parser reads one algorithm's public fields and returns
 # (material, bits, curve); material is what the verifier is later built from.
 _Material = tuple[Any, ...]
-_Parsed = tuple[_Material, "int | None", "str | None"]
+_Parsed = tuple[_Material, int | None, str | None]
 
 
 def _parse_rsa(reader: _Reader) -> _Parsed:
@@ -274,7 +275,7 @@ def _parse_ec(reader: _Reader) -> _Parsed:
     oid = reader.oid()
     point = reader.mpi("EC point")
     name, bits = _curve(oid)
-    return (oid, point), bits, name
+    return (point,), bits, name
 
 
 def _parse_ecdh(reader: _Reader) -> _Parsed:
@@ -411,9 +412,7 @@ def _rsa_verifier(material: _Material) -> _Verifier:
             return False
         prehashed = _RSA_PREHASHED.get(hash_algorithm)
         if key is None or prehashed is None:
-            return _rsa_verify_pow(
-                n, e, hash_algorithm, digest, int.from_bytes(signature, "big")
-            )
+            return _rsa_verify_pow(n, e, hash_algorithm, digest, int.from_bytes(signature, "big"))
         try:
             key.verify(signature, digest, _PKCS1V15, prehashed)
         except InvalidSignature:
@@ -423,9 +422,7 @@ def _rsa_verifier(material: _Material) -> _Verifier:
     return verify
 
 
-def _dsa_verify_pow(
-    p: int, q: int, g: int, y: int, digest: bytes, r: int, s: int
-) -> bool:
+def _dsa_verify_pow(p: int, q: int, g: int, y: int, digest: bytes, r: int, s: int) -> bool:
     """FIPS 186 DSA verification with Python integers, for groups OpenSSL refuses."""
     if q < 2 or p < 2 or p.bit_length() > _POW_MAX_BITS:
         return False
@@ -489,7 +486,7 @@ def _elgamal_verifier(material: _Material) -> _Verifier:
 
 
 def _ecdsa_verifier(material: _Material, curve: str | None) -> _Verifier:
-    oid, point = material
+    (point,) = material
     curve_class = _ECDSA_CURVES.get(curve or "")
     if curve_class is None:
         return _reject
@@ -512,30 +509,32 @@ def _ecdsa_verifier(material: _Material, curve: str | None) -> _Verifier:
 
 
 _EdKey = ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
-_ED_LOADERS: dict[str, Callable[[bytes], _EdKey]] = {
-    "Ed25519": ed25519.Ed25519PublicKey.from_public_bytes,
-    "Ed448": ed448.Ed448PublicKey.from_public_bytes,
+# curve -> (loader of the native public key, native key size; signatures are twice that)
+_ED_CURVES: dict[str, tuple[Callable[[bytes], _EdKey], int]] = {
+    "Ed25519": (ed25519.Ed25519PublicKey.from_public_bytes, 32),
+    "Ed448": (ed448.Ed448PublicKey.from_public_bytes, 57),
 }
-_ED_KEY_SIZES = {"Ed25519": 32, "Ed448": 57}
 
 
-def _load_ed(curve: str | None, raw: bytes) -> _EdKey | None:
-    loader = _ED_LOADERS.get(curve or "")
-    if loader is None or len(raw) != _ED_KEY_SIZES[curve or ""]:
+def _load_ed(curve: str | None, raw: bytes) -> tuple[_EdKey, int] | None:
+    """The OpenSSL key and its native size, or None for another curve or a bad key."""
+    entry = _ED_CURVES.get(curve or "")
+    if entry is None or len(raw) != entry[1]:
         return None
+    loader, size = entry
     try:
-        return loader(raw)
+        return loader(raw), size
     except ValueError:
         return None
 
 
 def _eddsa_legacy_verifier(material: _Material, curve: str | None) -> _Verifier:
     """EdDSALegacy (22): point is 0x40 || native key; signature is R and S as MPIs."""
-    oid, point = material
-    key = _load_ed(curve, point[1:]) if point[:1] == b"\x40" else None
-    if key is None:
+    (point,) = material
+    loaded = _load_ed(curve, point[1:]) if point[:1] == b"\x40" else None
+    if loaded is None:
         return _reject
-    half = _ED_KEY_SIZES[curve or ""]
+    key, half = loaded
 
     def verify(hash_algorithm: int, digest: bytes, fields: bytes) -> bool:
         values = _mpis(fields, 2)
@@ -555,13 +554,13 @@ def _eddsa_legacy_verifier(material: _Material, curve: str | None) -> _Verifier:
 
 def _native_ed_verifier(material: _Material, curve: str | None) -> _Verifier:
     """Ed25519 (27) / Ed448 (28): native key octets; signature is a fixed octet string."""
-    key = _load_ed(curve, material[0])
-    if key is None:
+    loaded = _load_ed(curve, material[0])
+    if loaded is None:
         return _reject
-    signature_size = 2 * _ED_KEY_SIZES[curve or ""]
+    key, size = loaded
 
     def verify(hash_algorithm: int, digest: bytes, fields: bytes) -> bool:
-        if len(fields) != signature_size:
+        if len(fields) != 2 * size:
             return False
         try:
             key.verify(fields, digest)
@@ -594,7 +593,7 @@ def _can_sign(algorithm: int, curve: str | None) -> bool:
     if algorithm == 19:
         return curve in _ECDSA_CURVES
     if algorithm in (22, 27, 28):
-        return curve in _ED_LOADERS
+        return curve in _ED_CURVES
     return False
 
 
@@ -640,6 +639,10 @@ class PublicKey:
             verifier = _make_verifier(self.algorithm, self._material, self.curve)
             object.__setattr__(self, "_verifier", verifier)
         return verifier(hash_algorithm, digest, signature_fields)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the cached verifier: OpenSSL keys do not pickle; it is rebuilt lazily."""
+        return {**self.__dict__, "_verifier": None}
 
 
 def _v4_fingerprint(body: bytes) -> tuple[bytes, bytes]:

@@ -88,3 +88,59 @@ def serialize(tag: int, body: bytes) -> bytes:
     else:
         header = b"\xff" + length.to_bytes(4, "big")
     return bytes([0xC0 | tag]) + header + body
+
+
+def binary_certificate_slices(data: bytes, parts: int) -> tuple[list[tuple[int, int]], list[bytes]] | None:
+    """Split a binary keyring into about `parts` byte ranges of whole certificates, for parallel parsing.
+
+    Only packet headers are read (RFC 9580 §4.2), to find where each primary
+    key starts; Sequoia still parses every range. Also returns the primary
+    key bodies, which the verifier needs before any range is parsed. Returns
+    None for anything but plain binary framing (armor, partial lengths,
+    indeterminate lengths, a truncated header): the caller then parses the
+    whole input in one piece and reports errors exactly.
+    """
+    starts: list[int] = []
+    primaries: list[bytes] = []
+    pos, end = 0, len(data)
+    while pos < end:
+        first = data[pos]
+        if not first & 0x80:
+            return None
+        if first & 0x40:  # new format
+            tag = first & 0x3F
+            if pos + 2 > end:
+                return None
+            octet = data[pos + 1]
+            if octet < 192:
+                header, length = 2, octet
+            elif octet < 224:
+                if pos + 3 > end:
+                    return None
+                header, length = 3, ((octet - 192) << 8) + data[pos + 2] + 192
+            elif octet == 255:
+                if pos + 6 > end:
+                    return None
+                header, length = 6, int.from_bytes(data[pos + 2 : pos + 6], "big")
+            else:
+                return None  # partial body lengths never appear in keyrings
+        else:  # old format
+            tag = (first >> 2) & 0x0F
+            length_type = first & 0x03
+            if length_type == 3:
+                return None
+            size = 1 << length_type
+            if pos + 1 + size > end:
+                return None
+            header, length = 1 + size, int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
+        if pos + header + length > end:
+            return None
+        if tag == TAG_PUBLIC_KEY:
+            starts.append(pos)
+            primaries.append(data[pos + header : pos + header + length])
+        pos += header + length
+    if not starts or starts[0] != 0:
+        return None
+    step = max(1, -(-len(starts) // parts))
+    cuts = starts[::step] + [end]
+    return [(a, b) for a, b in zip(cuts, cuts[1:])], primaries

@@ -79,9 +79,14 @@ FLAG_CERTIFY = 0x01
 FLAG_SIGN = 0x02
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Signature:
-    """One parsed signature packet; `digest` (SHA-256 of the body) identifies it everywhere."""
+    """One parsed signature packet in one place on a certificate.
+
+    `digest` (SHA-256 of the body) names the packet; equality and hashing are
+    by identity, because the same packet copied onto another user ID or key is
+    a different signature to judge (and there it is a forgery).
+    """
 
     body: bytes
     digest: str

@@ -146,14 +146,13 @@ class Verifier:
         self.cache: dict[bytes, bool] = cache if cache is not None else {}
         self.new_results: dict[bytes, bool] = {}
 
-    def verify_certificates(self, certs: list[Certificate], progress=None) -> dict[tuple[str, str], Verdict]:
-        """Verdict for every signature, keyed by (certificate fingerprint, signature digest)."""
-        jobs: list[tuple[str, _Job]] = []
+    def verify_certificates(self, certs: list[Certificate], progress=None) -> dict[Signature, Verdict]:
+        """Verdict for every signature, keyed by the signature object itself (one per place it sits)."""
+        jobs: list[_Job] = []
         for cert in certs:
-            fpr = cert.fingerprint
-            jobs += [(fpr, job) for job in self._jobs_for(cert)]
+            jobs += self._jobs_for(cert)
         pending: dict[bytes, tuple[Signature, bytes, PublicKey]] = {}
-        for _, job in jobs:
+        for job in jobs:
             for key_digest, triple in job.checks:
                 if key_digest not in self.cache:
                     pending[key_digest] = triple
@@ -161,7 +160,7 @@ class Verifier:
         for key_digest, ok in zip(pending, results):
             self.cache[key_digest] = ok
             self.new_results[key_digest] = ok
-        return {(fpr, job.sig.digest): self._verdict(job) for fpr, job in jobs}
+        return {job.sig: self._verdict(job) for job in jobs}
 
     def _verdict(self, job: _Job) -> Verdict:
         if job.problem:

@@ -1,0 +1,5 @@
+"""`python -m keywatch` is the `keywatch` command."""
+
+from .cli import main
+
+main()
