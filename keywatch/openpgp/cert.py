@@ -167,7 +167,7 @@ def assemble(packets: list[Packet], source: str) -> list[Certificate]:
             continue
         elif current is None:
             raise MalformedPacket(
-                f"{source}: packet {index} (tag {tag}) comes before any public key; is this a certificate?"
+                f"{source}: not valid OpenPGP certificate data: packet {index} (tag {tag}) comes before any public key"
             )
         elif tag in (TAG_USER_ID, TAG_USER_ATTRIBUTE):
             uid = UserIdComponent(value=packet.body, is_attribute=tag == TAG_USER_ATTRIBUTE)
@@ -183,7 +183,10 @@ def assemble(packets: list[Packet], source: str) -> list[Certificate]:
             except MalformedPacket:
                 current.unparsed_signatures += 1
         else:
-            raise MalformedPacket(f"{source}: packet {index} has tag {tag}, which does not belong in a certificate")
+            raise MalformedPacket(
+                f"{source}: not valid OpenPGP certificate data: packet {index} has tag {tag}, "
+                "which does not belong in a certificate"
+            )
     return _merge_duplicates(by_fingerprint)
 
 
@@ -226,4 +229,4 @@ def _parse_key(packet: Packet, index: int, source: str) -> PublicKey:
     try:
         return parse_public_key(packet.body)
     except MalformedPacket as exc:
-        raise MalformedPacket(f"{source}: key packet {index}: {exc}") from None
+        raise MalformedPacket(f"{source}: not valid OpenPGP certificate data: key packet {index}: {exc}") from None

@@ -159,7 +159,7 @@ def cert_state(cert: Certificate, verdict_of: VerdictOf, at: int) -> CertState:
         if sig is not None and sig.key_validity:
             key_validity = sig.key_validity
             break
-    if cert.primary.version == 3 and cert.primary.v3_expiration_days:
+    if cert.primary.version in (2, 3) and cert.primary.v3_expiration_days:
         key_validity = cert.primary.v3_expiration_days * 86400
     revocations = _revocations_for_key(cert.direct, KEY_REVOCATION, cert, verdict_of)
     key = KeyState(
