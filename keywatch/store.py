@@ -25,9 +25,6 @@ import sqlite_utils
 from .errors import NotFound, WorkspaceError
 from .types import Fingerprint
 
-SCHEMA_VERSION = 1
-
-
 def open_store(path: Path) -> "Store":
     return Store(path)
 
@@ -133,12 +130,16 @@ class Store:
 
 
 def migrate(db: sqlite_utils.Database) -> None:
-    """Create or upgrade the schema; safe to run on every open."""
+    """Bring the schema up to SCHEMA_VERSION, one numbered step at a time; safe on every open."""
     current = db.conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
         raise WorkspaceError(f"database schema {current} is newer than this keywatch ({SCHEMA_VERSION})")
-    if current == SCHEMA_VERSION:
-        return
+    for version, step in enumerate(_MIGRATIONS[current:], current + 1):
+        step(db)
+        db.conn.execute(f"PRAGMA user_version = {version}")
+
+
+def _v1_key_history(db: sqlite_utils.Database) -> None:
     db["cert_versions"].create({
         "digest": str, "fingerprint": str, "data": bytes, "first_seen": int, "last_seen": int,
     }, pk="digest", if_not_exists=True)
@@ -171,7 +172,39 @@ def migrate(db: sqlite_utils.Database) -> None:
     db["cert_versions"].create_index(["fingerprint"], if_not_exists=True)
     db["signatures"].create_index(["issuer"], if_not_exists=True)
     db["signatures"].create_index(["cert_fingerprint"], if_not_exists=True)
-    db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _v2_monitoring(db: sqlite_utils.Database) -> None:
+    # Conditional requests: what a URL answered last time (an unchanged upstream costs one 304).
+    db["http_cache"].create({"url": str, "etag": str, "last_modified": str, "body": bytes, "fetched": int},
+                            pk="url", if_not_exists=True)
+    db["upstream_state"].create({"name": str, "last_poll": int, "last_success": int, "last_error": str,
+                                 "next_poll": int}, pk="name", if_not_exists=True)
+    db["releases"].create({
+        "upstream": str, "version": str, "artifact_url": str, "artifact_sha256": str, "artifact_size": int,
+        "signature_url": str, "signature_status": str, "discovered": int, "source": str,
+    }, pk=("upstream", "version"), if_not_exists=True)
+    db["release_signers"].create({
+        "upstream": str, "version": str, "sig_digest": str, "signer": str, "signing_key": str,
+        "issuer_key_id": str, "created": int, "hash_algorithm": int, "status": str, "in_keyring": int,
+        "reason": str,
+    }, pk=("upstream", "version", "sig_digest"), if_not_exists=True)
+    db["key_source_snapshots"].create({
+        "upstream": str, "source": str, "fetched": int, "fingerprints": str,
+    }, pk=("upstream", "source"), if_not_exists=True)
+    db["events"].create({
+        "id": int, "kind": str, "severity": str, "upstream": str, "version": str, "fingerprint": str,
+        "created": int, "message": str, "details": str, "dedup_key": str,
+    }, pk="id", if_not_exists=True)
+    db["events"].create_index(["dedup_key"], unique=True, if_not_exists=True)
+    db["events"].create_index(["upstream", "created"], if_not_exists=True)
+    db["outbox"].create({
+        "event_id": int, "sink": str, "attempts": int, "next_attempt": int, "delivered": int, "last_error": str,
+    }, pk=("event_id", "sink"), foreign_keys=[("event_id", "events", "id")], if_not_exists=True)
+
+
+_MIGRATIONS = [_v1_key_history, _v2_monitoring]
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 @dataclass(slots=True)
