@@ -65,7 +65,7 @@ class KeywatchSig:
 @dataclass
 class GpgListing:
     sigs: dict[Key, list[GpgSig]]
-    primary_validity: dict[str, str]  # primary fingerprint -> field 2 of its pub record (e expired, r revoked)
+    primaries: dict[str, tuple[int, str]]  # fingerprint -> (position in the keyring, field 2 of its pub record)
 
 
 def gpg_output(keyring: Path, options: list[str], fresh: bool) -> Path:
@@ -98,7 +98,7 @@ def parse_gpg(path: Path) -> GpgListing:
             pub_validity = fields[1]
         elif fields[0] == "fpr" and pub_validity is not None:
             cert = fields[9]
-            listing.primary_validity[cert] = pub_validity
+            listing.primaries[cert] = (len(listing.primaries), pub_validity)
             pub_validity = None
         elif fields[0] in ("sig", "rev"):
             note = fields[9].strip().strip("[]") if fields[1] == "%" else ""
@@ -125,10 +125,13 @@ def keywatch_sigs(keyring: Path) -> dict[Key, list[KeywatchSig]]:
 
 def explain(key: Key, gpg: GpgSig, ours: KeywatchSig, listing: GpgListing, weak: GpgListing) -> str | None:
     """Why gpg's verdict differs from keywatch's for this signature, if a check on it confirms a known cause."""
-    if gpg.validity == "?" and ours.status == "good" and ours.issuer is not None:
-        state = {"e": "expired", "r": "revoked"}.get(listing.primary_validity.get(ours.issuer, ""))
-        if state:
-            return f"issuer's primary key is in the keyring but {state} at the faked time; gpg then says ?"
+    if gpg.validity == "?" and ours.status == "good" and ours.issuer in listing.primaries:
+        # gpg finds an expired or revoked signer only once it has listed that key itself: the same
+        # issuer's certifications on certificates listed after it are `!`.
+        issuer_position, state = listing.primaries[ours.issuer]
+        if state in ("e", "r") and listing.primaries[key[0]][0] < issuer_position:
+            return (f"issuer is in the keyring, pub:{state} (expired/revoked) at the faked time and listed"
+                    " after this certificate; gpg resolves such an issuer only once it has listed it")
     if gpg.validity == "%" and gpg.note == DIGEST_ERROR and ours.status == "good":
         relaxed = sorted("!" if s.note == DIGEST_ERROR else s.validity for s in listing.sigs[key])
         if (ours.hash_algorithm == SHA1 and ours.created > SHA1_CUTOFF and ours.issuer != key[0]

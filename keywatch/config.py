@@ -1,8 +1,12 @@
 """keywatch.toml: read with tomllib, checked key by key, errors naming file, line and key.
 
-Only the sections this version understands are accepted; a misspelt key is an
+Only the settings this version understands are accepted; a misspelt key is an
 error rather than a silently ignored setting — a typo in a security policy
 must not fall back to a default unnoticed.
+
+Sections: `[policy]`, `[monitor]`, `[sources]`, one `[[upstream]]` table per
+watched project and one `[[alert]]` table per alert sink (the alert keys are
+checked by `alerts.sinks_from_config`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,27 @@ DEFAULT_CONFIG_TEXT = f"""\
 [policy]
 # Warn when a primary key expires within this many days.
 expiry_warning_days = {DEFAULT_EXPIRY_WARNING_DAYS}
+
+[monitor]
+# How many upstreams are polled at once.
+concurrency = 16
+
+# One table per watched upstream, for example:
+# [[upstream]]
+# name = "xz"
+# keyring = "keyrings/xz.keyring"
+# keyring_format = "opensuse"
+# index = "https://example.org/pub/xz/"
+# pattern = 'xz-([\\d.]+(?:rc\\d+)?)\\.tar\\.(?:gz|xz)'
+# signature_suffixes = [".sig", ".asc", ".sign"]
+# keys = ["https://example.org/keys.asc", "wkd:lasse.collin@example.org"]
+# interval = "6h"
 """
+
+KEYRING_FORMATS = ("opensuse", "debian", "arch", "gentoo", "binary")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @dataclass(frozen=True)
@@ -30,13 +54,175 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class MonitorConfig:
+    concurrency: int = 16
+    timeout: float = 20.0
+    retries: int = 3
+    max_signature_bytes: int = 1024 * 1024
+    max_key_bytes: int = 4 * 1024 * 1024
+    max_index_bytes: int = 8 * 1024 * 1024
+    max_artifact_bytes: int = 2 * 1024 * 1024 * 1024
+    key_expiring_days: int = 30
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    keyserver: str = "https://keys.openpgp.org"
+    wkd_servers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str
+    keyring: str | None = None  # relative to the workspace unless absolute
+    keyring_format: str = "opensuse"
+    index: str | None = None
+    pattern: str | None = None
+    signature_suffixes: tuple[str, ...] = (".sig", ".asc", ".sign")
+    keys: tuple[str, ...] = ()
+    git: str | None = None
+    tag_pattern: str | None = None
+    interval: int = 6 * 3600
+    backfill: int = 10  # on the first poll, how many of the newest releases are checked
+    transition_statement: str | None = None
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "keyring": self.keyring, "keyring_format": self.keyring_format,
+                "index": self.index, "pattern": self.pattern, "signature_suffixes": list(self.signature_suffixes),
+                "keys": list(self.keys), "git": self.git, "tag_pattern": self.tag_pattern,
+                "interval": self.interval, "backfill": self.backfill,
+                "transition_statement": self.transition_statement}
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    raw: dict = field(default_factory=dict, repr=False)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    upstreams: tuple[Upstream, ...] = ()
+    alerts: tuple[dict, ...] = ()
+
+    def upstream(self, name: str) -> Upstream:
+        for upstream in self.upstreams:
+            if upstream.name == name:
+                return upstream
+        known = ", ".join(u.name for u in self.upstreams) or "none configured"
+        raise ConfigError(f"{self.path}: no upstream named {name!r} ({known})")
 
 
-_SCHEMA = {"policy": {"expiry_warning_days": int}}
+class _Locator:
+    """Finds the line of a key in the TOML text, inside the n-th [[table]] when asked."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def table_line(self, table: str, index: int) -> int:
+        pattern = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
+        hits = [n for n, line in enumerate(self.lines, 1) if pattern.match(line)]
+        return hits[index] if index < len(hits) else 1
+
+    def key_line(self, key: str, start: int = 1) -> int:
+        pattern = re.compile(rf"^\s*(\"?{re.escape(key)}\"?\s*=|\[\[?\s*{re.escape(key)}\s*\]\]?)")
+        for number in range(start, len(self.lines) + 1):
+            if pattern.match(self.lines[number - 1]):
+                return number
+        return start
+
+    def error(self, line: int, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}:{line}: {message}")
+
+
+def _expect(value, kind, what: str, where: int, locate: _Locator):
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise locate.error(where, f"{what} must be an integer, not {type(value).__name__}")
+    if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise locate.error(where, f"{what} must be a number, not {type(value).__name__}")
+    if kind is str and not isinstance(value, str):
+        raise locate.error(where, f"{what} must be a string, not {type(value).__name__}")
+    if kind is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise locate.error(where, f"{what} must be a list of strings")
+    if kind is dict and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+        raise locate.error(where, f"{what} must be a table of strings")
+    return value
+
+
+def _table(raw: dict, name: str, schema: dict, cls, locate: _Locator):
+    values = raw.get(name, {})
+    if not isinstance(values, dict):
+        raise locate.error(locate.key_line(name), f"'{name}' must be a table")
+    out = {}
+    for key, value in values.items():
+        line = locate.key_line(key, locate.key_line(name))
+        if key not in schema:
+            raise locate.error(line, f"unknown key '{name}.{key}'")
+        out[key] = _expect(value, schema[key], f"'{name}.{key}'", line, locate)
+        if schema[key] in (int, float) and value <= 0 and key != "expiry_warning_days":
+            raise locate.error(line, f"'{name}.{key}' must be positive")
+        if key == "expiry_warning_days" and value < 0:
+            raise locate.error(line, f"'{name}.{key}' must be >= 0")
+    return cls(**out)
+
+
+_POLICY_SCHEMA = {"expiry_warning_days": int}
+_MONITOR_SCHEMA = {"concurrency": int, "timeout": float, "retries": int, "max_signature_bytes": int,
+                   "max_key_bytes": int, "max_index_bytes": int, "max_artifact_bytes": int,
+                   "key_expiring_days": int}
+_SOURCES_SCHEMA = {"keyserver": str, "wkd_servers": dict}
+_UPSTREAM_SCHEMA = {"name": str, "keyring": str, "keyring_format": str, "index": str, "pattern": str,
+                    "signature_suffixes": list, "keys": list, "git": str, "tag_pattern": str, "interval": str,
+                    "backfill": int, "transition_statement": str}
+
+
+def parse_duration(text: str) -> int:
+    """'6h', '30m', '1d', '90s' or '3600' to seconds; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30m, 6h, 1d)")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _upstream(entry, index: int, locate: _Locator) -> Upstream:
+    start = locate.table_line("upstream", index)
+    if not isinstance(entry, dict):
+        raise locate.error(start, "[[upstream]] entries must be tables")
+    values: dict = {}
+    for key, value in entry.items():
+        line = locate.key_line(key, start)
+        if key not in _UPSTREAM_SCHEMA:
+            raise locate.error(line, f"unknown key '{key}' in [[upstream]] #{index + 1}")
+        values[key] = _expect(value, _UPSTREAM_SCHEMA[key], f"upstream '{key}'", line, locate)
+    name = values.get("name")
+    if not name or not _NAME.match(name):
+        raise locate.error(start, f"[[upstream]] #{index + 1} needs a 'name' of letters, digits, '.', '_', '+', '-'")
+    label = f"upstream {name!r}"
+    if values.get("keyring_format", "opensuse") not in KEYRING_FORMATS:
+        raise locate.error(locate.key_line("keyring_format", start),
+                           f"{label}: keyring_format must be one of {', '.join(KEYRING_FORMATS)}")
+    if ("index" in values) != ("pattern" in values):
+        raise locate.error(start, f"{label}: 'index' and 'pattern' go together")
+    if "pattern" in values:
+        try:
+            compiled = re.compile(values["pattern"])
+        except re.error as exc:
+            raise locate.error(locate.key_line("pattern", start), f"{label}: invalid pattern: {exc}") from None
+        if compiled.groups < 1:
+            raise locate.error(locate.key_line("pattern", start), f"{label}: pattern needs a group for the version")
+    for key in ("index", "transition_statement"):
+        if key in values and not re.match(r"^https?://", values[key]):
+            raise locate.error(locate.key_line(key, start), f"{label}: {key} must be an http(s) URL")
+    if "interval" in values:
+        try:
+            values["interval"] = parse_duration(values["interval"])
+        except ValueError as exc:
+            raise locate.error(locate.key_line("interval", start), f"{label}: {exc}") from None
+    if "backfill" in values and values["backfill"] < 0:
+        raise locate.error(locate.key_line("backfill", start), f"{label}: backfill must be >= 0")
+    for key in ("signature_suffixes", "keys"):
+        if key in values:
+            values[key] = tuple(values[key])
+    return Upstream(**values)
 
 
 def load_config(path: Path) -> Config:
@@ -50,27 +236,42 @@ def load_config(path: Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    for section, value in raw.items():
-        if section not in _SCHEMA:
-            raise ConfigError(f"{path}:{_line_of(text, section)}: unknown section or key '{section}'")
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}:{_line_of(text, section)}: '{section}' must be a table")
-        for key, item in value.items():
-            expected = _SCHEMA[section].get(key)
-            where = f"{path}:{_line_of(text, key)}"
-            if expected is None:
-                raise ConfigError(f"{where}: unknown key '{section}.{key}'")
-            if not isinstance(item, expected) or isinstance(item, bool):
-                raise ConfigError(f"{where}: '{section}.{key}' must be {expected.__name__}, not {type(item).__name__}")
-    policy_raw = raw.get("policy", {})
-    days = policy_raw.get("expiry_warning_days", DEFAULT_EXPIRY_WARNING_DAYS)
-    if days < 0:
-        raise ConfigError(f"{path}:{_line_of(text, 'expiry_warning_days')}: 'policy.expiry_warning_days' must be >= 0")
-    return Config(path=path, policy=PolicyConfig(expiry_warning_days=days), raw=raw)
+    return parse_config(path, text, raw)
 
 
-def _line_of(text: str, key: str) -> int:
-    """The line where `key` is defined (as a key or table header), for error messages."""
-    pattern = re.compile(rf"^\s*(\[\[?\s*{re.escape(key)}\s*\]\]?|\"?{re.escape(key)}\"?\s*=)", re.M)
-    match = pattern.search(text)
-    return text.count("\n", 0, match.start()) + 1 if match else 1
+def parse_config(path: Path, text: str, raw: dict) -> Config:
+    locate = _Locator(path, text)
+    known = {"policy", "monitor", "sources", "upstream", "alert"}
+    for section in raw:
+        if section not in known:
+            raise locate.error(locate.key_line(section), f"unknown section or key '{section}'")
+    upstream_entries = raw.get("upstream", [])
+    alert_entries = raw.get("alert", [])
+    for name, entries in (("upstream", upstream_entries), ("alert", alert_entries)):
+        if not isinstance(entries, list):
+            raise locate.error(locate.key_line(name), f"'{name}' must be written as [[{name}]] tables")
+    upstreams = tuple(_upstream(entry, i, locate) for i, entry in enumerate(upstream_entries))
+    names = [u.name for u in upstreams]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise locate.error(locate.table_line("upstream", i), f"upstream {name!r} is defined twice")
+    return Config(
+        path=path,
+        policy=_table(raw, "policy", _POLICY_SCHEMA, PolicyConfig, locate),
+        monitor=_table(raw, "monitor", _MONITOR_SCHEMA, MonitorConfig, locate),
+        sources=_table(raw, "sources", _SOURCES_SCHEMA, SourcesConfig, locate),
+        upstreams=upstreams,
+        alerts=tuple(_checked_alerts(alert_entries, path, locate)),
+    )
+
+
+def _checked_alerts(entries: list, path: Path, locate: _Locator) -> list:
+    """Alert settings are checked when the config loads, not at the first event."""
+    from .alerts import sinks_from_config  # alerts builds on config's error types; import late
+
+    for index, entry in enumerate(entries):
+        try:
+            sinks_from_config([entry], base_dir=path.parent)
+        except ConfigError as exc:
+            raise locate.error(locate.table_line("alert", index), str(exc)) from None
+    return entries

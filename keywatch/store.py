@@ -178,8 +178,9 @@ def _v2_monitoring(db: sqlite_utils.Database) -> None:
     # Conditional requests: what a URL answered last time (an unchanged upstream costs one 304).
     db["http_cache"].create({"url": str, "etag": str, "last_modified": str, "body": bytes, "fetched": int},
                             pk="url", if_not_exists=True)
+    # index_digest: the index page this upstream last processed fully (a shared cache's 304 is not enough).
     db["upstream_state"].create({"name": str, "last_poll": int, "last_success": int, "last_error": str,
-                                 "next_poll": int}, pk="name", if_not_exists=True)
+                                 "next_poll": int, "index_digest": str}, pk="name", if_not_exists=True)
     db["releases"].create({
         "upstream": str, "version": str, "artifact_url": str, "artifact_sha256": str, "artifact_size": int,
         "signature_url": str, "signature_status": str, "discovered": int, "source": str,
@@ -190,7 +191,7 @@ def _v2_monitoring(db: sqlite_utils.Database) -> None:
         "reason": str,
     }, pk=("upstream", "version", "sig_digest"), if_not_exists=True)
     db["key_source_snapshots"].create({
-        "upstream": str, "source": str, "fetched": int, "fingerprints": str,
+        "upstream": str, "source": str, "fetched": int, "fingerprints": str, "digest": str,
     }, pk=("upstream", "source"), if_not_exists=True)
     db["events"].create({
         "id": int, "kind": str, "severity": str, "upstream": str, "version": str, "fingerprint": str,

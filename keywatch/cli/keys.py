@@ -1,67 +1,29 @@
-"""The `keywatch` command line: a thin click layer over the library.
-
-Every read command takes --json. Errors are one line on stderr and a
-non-zero exit code (1: a user error such as bad input or a missing key;
-2: wrong usage; 70: an internal error), never a traceback unless
-KEYWATCH_DEBUG=1 is set.
-"""
+"""Commands about keys: init, import, key list/show/history/diff."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__
-from .diff import diff_certificates, is_empty
-from .errors import InputError, KeywatchError, NotFound
-from .ingest import import_files
-from .keyview import CertificateReader, describe, list_keys
-from .openpgp.cert import certificates_from_bytes
-from .types import Fingerprint, iso, now_ts, parse_key_handle, parse_time, to_timestamp
-from .untrusted import for_terminal
-from .workspace import Workspace, init, locate
-
-EXIT_INTERNAL = 70
-
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+from ..diff import diff_certificates, is_empty
+from ..errors import InputError, KeywatchError, NotFound
+from ..ingest import import_files
+from ..keyview import CertificateReader, describe, list_keys
+from ..openpgp.cert import certificates_from_bytes
+from ..types import iso, now_ts, parse_key_handle
+from ..untrusted import for_terminal
+from ..workspace import Workspace, init
+from .common import (Context, at_option, emit_json, json_option, pass_context, progress_bar, reference_time, stderr,
+                     stdout)
 
 
-def emit_json(document) -> None:
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-
-
-class Context:
-    def __init__(self, workspace_option: str | None) -> None:
-        self.workspace_option = workspace_option
-
-    def workspace(self) -> Workspace:
-        return locate(self.workspace_option)
-
-
-pass_context = click.make_pass_decorator(Context)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--workspace", "-w", metavar="DIR", help="Workspace directory (default: $KEYWATCH_WORKSPACE, then .).")
-@click.version_option(__version__, prog_name="keywatch")
-@click.pass_context
-def cli(ctx: click.Context, workspace: str | None) -> None:
-    """Watch upstream OpenPGP signing keys and the web of trust behind them."""
-    ctx.obj = Context(workspace)
-
-
-@cli.command("init")
+@click.command("init")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_context
 def init_command(ctx: Context, directory: Path | None, as_json: bool) -> None:
     """Create a workspace: DIRECTORY/keywatch.toml, keywatch.db and keyrings/ (default: the --workspace or .)."""
@@ -74,9 +36,9 @@ def init_command(ctx: Context, directory: Path | None, as_json: bool) -> None:
         stdout.print(f"workspace {for_terminal(str(workspace.root))}: {state}")
 
 
-@cli.command("import")
+@click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_context
 def import_command(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Import certificates from FILES (armored or binary keyrings); every signature is verified.
@@ -86,7 +48,7 @@ def import_command(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None
     workspace = ctx.workspace()
     store = workspace.store()
     try:
-        with _progress(as_json, "verifying") as (advance, set_total):
+        with progress_bar(as_json, "verifying") as (advance, set_total):
             summary = import_files(store, files, advance, set_total)
     finally:
         store.close()
@@ -101,36 +63,13 @@ def import_command(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None
         sys.exit(1)
 
 
-class _progress:
-    """A rich progress bar on stderr when it is a terminal and output is not JSON; otherwise silent."""
-
-    def __init__(self, quiet: bool, label: str) -> None:
-        self.enabled = not quiet and sys.stderr.isatty()
-        self.label = label
-        self.bar: Progress | None = None
-        self.task = None
-
-    def __enter__(self) -> tuple[Callable[[int], None], Callable[[int], None]]:
-        if not self.enabled:
-            return (lambda n: None), (lambda n: None)
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=stderr, transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task(self.label, total=None)
-        return (lambda n: self.bar.advance(self.task, n)), (lambda n: self.bar.update(self.task, total=n))
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-@cli.group("key")
+@click.group("key")
 def key_group() -> None:
     """Read the certificates in the store."""
 
 
 @key_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.option("--problems", is_flag=True, help="Only keys with warning or error findings.")
 @pass_context
 def key_list(ctx: Context, as_json: bool, problems: bool) -> None:
@@ -169,24 +108,15 @@ def _resolve(workspace: Workspace, handle: str):
         raise
 
 
-def _at_option(func):
-    return click.option("--at", "at", metavar="TIME",
-                        help="Reference time, ISO 8601 (2023-05-04 or 2023-05-04T12:00:00Z); default: now.")(func)
-
-
-def _reference_time(value: str | None) -> int:
-    return to_timestamp(parse_time(value)) if value else now_ts()
-
-
 @key_group.command("show")
 @click.argument("key")
-@_at_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@at_option
+@json_option
 @pass_context
 def key_show(ctx: Context, key: str, at: str | None, as_json: bool) -> None:
     """Show KEY (fingerprint or key ID) as of --at: validity, findings, every certification and whether it counts."""
     workspace = ctx.workspace()
-    reference = _reference_time(at)
+    reference = reference_time(at)
     config = workspace.config()
     store, fingerprint = _resolve(workspace, key)
     try:
@@ -229,7 +159,7 @@ def _print_key(doc: dict) -> None:
 
 @key_group.command("history")
 @click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_context
 def key_history(ctx: Context, key: str, as_json: bool) -> None:
     """Every version of KEY ever seen, oldest first: when, where, and what changed."""
@@ -293,7 +223,7 @@ def _diff_summary(diff: dict) -> str:
 @click.argument("key")
 @click.option("--from", "from_version", metavar="V", help="Version number (1 = oldest) or digest prefix; default: the one before --to.")
 @click.option("--to", "to_version", metavar="V", help="Version number or digest prefix; default: the newest.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @pass_context
 def key_diff(ctx: Context, key: str, from_version: str | None, to_version: str | None, as_json: bool) -> None:
     """What changed in KEY between two versions."""
@@ -343,27 +273,3 @@ def _version_index(versions: list[dict], value: str | None, default: int) -> int
     return matches[0]
 
 
-def main() -> None:
-    """Entry point: turn every error into one line and an exit code."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        stderr.print("keywatch: aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        stderr.print(f"keywatch: error: {for_terminal(exc.format_message(), 500)}")
-        sys.exit(exc.exit_code)
-    except KeywatchError as exc:
-        stderr.print(f"keywatch: error: {for_terminal(str(exc), 500)}")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        stderr.print("keywatch: interrupted")
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
-        if os.environ.get("KEYWATCH_DEBUG"):
-            raise
-        stderr.print(f"keywatch: internal error: {type(exc).__name__}: {for_terminal(str(exc), 300)} "
-                     "(set KEYWATCH_DEBUG=1 for a traceback)")
-        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,61 @@
+"""The `keywatch` command line: a thin click layer over the library.
+
+Every read command takes --json. Errors are one line on stderr and a
+non-zero exit code (1: a user error such as bad input or a missing key;
+2: wrong usage; 70: an internal error), never a traceback unless
+KEYWATCH_DEBUG=1 is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import KeywatchError
+from ..untrusted import for_terminal
+from . import keys, monitor
+from .common import Context, stderr
+
+EXIT_INTERNAL = 70
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--workspace", "-w", metavar="DIR", help="Workspace directory (default: $KEYWATCH_WORKSPACE, then .).")
+@click.version_option(__version__, prog_name="keywatch")
+@click.pass_context
+def cli(ctx: click.Context, workspace: str | None) -> None:
+    """Watch upstream OpenPGP signing keys and the web of trust behind them."""
+    ctx.obj = Context(workspace)
+
+
+for command in (keys.init_command, keys.import_command, keys.key_group, *monitor.COMMANDS):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point: turn every error into one line and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        stderr.print("keywatch: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        stderr.print(f"keywatch: error: {for_terminal(exc.format_message(), 500)}")
+        sys.exit(exc.exit_code)
+    except KeywatchError as exc:
+        stderr.print(f"keywatch: error: {for_terminal(str(exc), 500)}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("keywatch: interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
+        if os.environ.get("KEYWATCH_DEBUG"):
+            raise
+        stderr.print(f"keywatch: internal error: {type(exc).__name__}: {for_terminal(str(exc), 300)} "
+                     "(set KEYWATCH_DEBUG=1 for a traceback)")
+        sys.exit(EXIT_INTERNAL)
