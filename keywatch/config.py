@@ -63,6 +63,7 @@ class MonitorConfig:
     max_index_bytes: int = 8 * 1024 * 1024
     max_artifact_bytes: int = 2 * 1024 * 1024 * 1024
     key_expiring_days: int = 30
+    alert_retry_seconds: int = 30  # first retry delay of an undelivered alert; doubles up to an hour
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def _table(raw: dict, name: str, schema: dict, cls, locate: _Locator):
 _POLICY_SCHEMA = {"expiry_warning_days": int}
 _MONITOR_SCHEMA = {"concurrency": int, "timeout": float, "retries": int, "max_signature_bytes": int,
                    "max_key_bytes": int, "max_index_bytes": int, "max_artifact_bytes": int,
-                   "key_expiring_days": int}
+                   "key_expiring_days": int, "alert_retry_seconds": int}
 _SOURCES_SCHEMA = {"keyserver": str, "wkd_servers": dict}
 _UPSTREAM_SCHEMA = {"name": str, "keyring": str, "keyring_format": str, "index": str, "pattern": str,
                     "signature_suffixes": list, "keys": list, "git": str, "tag_pattern": str, "interval": str,

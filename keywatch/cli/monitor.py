@@ -200,7 +200,7 @@ def run_poll(workspace: Workspace, config: Config, names: list[str], *, quiet: b
     upstreams = [config.upstream(n) for n in names] if names else list(config.upstreams)
     store = workspace.store()
     try:
-        outbox = Outbox(store.conn, sinks_from_config(list(config.alerts), base_dir=workspace.root))
+        outbox = _outbox(store, workspace, config)
         poller = Poller(workspace.root, config, store, outbox)
         if quiet or not sys.stderr.isatty():
             reports = asyncio.run(poller.poll(upstreams))
@@ -288,6 +288,11 @@ def _due(workspace: Workspace, config: Config) -> list[str]:
     return [u.name for u in config.upstreams if (scheduled.get(u.name) or 0) <= now]
 
 
+def _outbox(store: Store, workspace: Workspace, config: Config) -> Outbox:
+    sinks = sinks_from_config(list(config.alerts), base_dir=workspace.root)
+    return Outbox(store.conn, sinks, base_delay=config.monitor.alert_retry_seconds)
+
+
 def _report_delivery(report) -> None:
     """Alert failures go to stderr; they are retried later, never dropped."""
     for outcome in report.outcomes:
@@ -301,7 +306,7 @@ def _report_delivery(report) -> None:
 def _deliver_pending(workspace: Workspace, config: Config) -> None:
     store = workspace.store()
     try:
-        _report_delivery(Outbox(store.conn, sinks_from_config(list(config.alerts), base_dir=workspace.root)).deliver_due())
+        _report_delivery(_outbox(store, workspace, config).deliver_due())
     finally:
         store.close()
 
