@@ -16,7 +16,7 @@ import click
 from .. import __version__
 from ..errors import KeywatchError
 from ..untrusted import for_terminal
-from . import keys, monitor
+from . import keys, monitor, packaging
 from .common import Context, stderr
 
 EXIT_INTERNAL = 70
@@ -31,7 +31,7 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
     ctx.obj = Context(workspace)
 
 
-for command in (keys.init_command, keys.import_command, keys.key_group, *monitor.COMMANDS):
+for command in (keys.init_command, keys.import_command, keys.key_group, *monitor.COMMANDS, *packaging.COMMANDS):
     cli.add_command(command)
 
 
