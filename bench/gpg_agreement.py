@@ -130,12 +130,12 @@ def explain(key: Key, gpg: GpgSig, ours: KeywatchSig, listing: GpgListing, weak:
         # issuer's certifications on certificates listed after it are `!`.
         issuer_position, state = listing.primaries[ours.issuer]
         if state in ("e", "r") and listing.primaries[key[0]][0] < issuer_position:
-            return (f"issuer is in the keyring, pub:{state} (expired/revoked) at the faked time and listed"
-                    " after this certificate; gpg resolves such an issuer only once it has listed it")
+            return (f"issuer is in the keyring, {'expired' if state == 'e' else 'revoked'} at the faked time"
+                    " and listed after this certificate; gpg resolves such an issuer only once it has listed it")
     if gpg.validity == "%" and gpg.note == DIGEST_ERROR and ours.status == "good":
-        relaxed = sorted("!" if s.note == DIGEST_ERROR else s.validity for s in listing.sigs[key])
+        relaxed = sorted("!" if s.note == DIGEST_ERROR else s.validity for s in listing.sigs.get(key, []))
         if (ours.hash_algorithm == SHA1 and ours.created > SHA1_CUTOFF and ours.issuer != key[0]
-                and sorted(s.validity for s in weak.sigs[key]) == relaxed):
+                and sorted(s.validity for s in weak.sigs.get(key, [])) == relaxed):
             return "third-party SHA-1 signature made after 2019-01-19; good with --allow-weak-key-signatures"
     if (gpg.validity == "%" and gpg.note == CLASS_ERROR and ours.status == "bad"
             and ours.component == "primary" and 0x10 <= ours.sig_type <= 0x13):

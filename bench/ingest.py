@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from debian_keyring import KEYRING_SHA256, debian_keyring
 
@@ -45,6 +46,7 @@ from debian_keyring import KEYRING_SHA256, debian_keyring
 # 130 certificates of the keyring, so the web of trust sq-wot lists from it is not trivial (210 bindings).
 ROOT = "CEBB52301D617E910390FE16587979573442684E"
 FAKE_DATE = "2022-12-25 00:00:00"
+Json = dict[str, Any]
 SAMPLE_SECONDS = 0.25  # each sample of a ~200 MB tree costs ~8 ms of CPU (the kernel walks its pages)
 
 
@@ -142,7 +144,7 @@ def round_robin(keyring: Path, runs: int) -> dict[str, list[Sample]]:
     return samples
 
 
-def summarise(samples: list[Sample]) -> dict:
+def summarise(samples: list[Sample]) -> Json:
     walls = [s.wall_s for s in samples]
     return {
         "wall_s": {"median": statistics.median(walls), "min": min(walls), "max": max(walls)},
@@ -155,13 +157,13 @@ def summarise(samples: list[Sample]) -> dict:
     }
 
 
-def criteria(summary: dict[str, dict]) -> dict[str, dict]:
+def criteria(summary: dict[str, Json]) -> dict[str, Json]:
     """The acceptance criteria's ratios and limits, from medians (memory: worst run), and the CPU-time
     ratio, which a busy machine disturbs less than wall time (no goal of its own)."""
     first = summary["keywatch first ingest"]["wall_s"]["median"]
     fake = f"sq-wot list (faketime {FAKE_DATE[:10]})"
 
-    def ratio(value: float, goal: float | None) -> dict:
+    def ratio(value: float, goal: float | None) -> Json:
         return {"value": value, "goal": f"<= {goal}" if goal else "-", "met": value <= goal if goal else None}
 
     keywatch = [summary[name] for name in ("keywatch first ingest", "keywatch re-import")]

@@ -149,18 +149,18 @@ def certificate_findings(cert, state, at: int, expiry_warning_days: int = DEFAUL
         signing = bool(flags is not None and flags & 0x02)
         if sub_state.binding is not None and sub_state.revoked is None:
             findings += key_findings(sub.key, sub.fingerprint, signing=signing)
-    if state.key.revoked is None:
-        findings += expiry_findings(fpr, state.key.expires, at, expiry_warning_days)
-    else:
+    if state.key.revoked is not None:
         findings.append(Finding("revoked", "error", f"key revoked: {state.key.revoked.reason}", fpr))
     if state.key.binding is None:
-        findings.append(Finding("no-valid-binding", "error",
-                                       "no self-signature is valid at this time", fpr))
+        # Without a valid binding the expiry is unknown: "never expires" would be a false comfort.
+        findings.append(Finding("no-valid-binding", "error", "no self-signature is valid at this time", fpr))
     else:
+        if state.key.revoked is None:
+            findings += expiry_findings(fpr, state.key.expires, at, expiry_warning_days)
         weak = weak_self_signature_finding(fpr, state.key.binding.hash_algorithm, at)
         if weak is not None:
             findings.append(weak)
     if cert.unparsed_signatures:
         findings.append(Finding("unparsed-signatures", "warning",
-                                       f"{cert.unparsed_signatures} signature packets could not be parsed", fpr))
+                                f"{cert.unparsed_signatures} signature packets could not be parsed", fpr))
     return findings

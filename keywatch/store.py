@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import sqlite_utils
 
 from .errors import NotFound, WorkspaceError
 from .types import Fingerprint
@@ -41,8 +39,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(f"{path}: not a keywatch database ({exc})") from None
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
-        migrate(self.db)
+        migrate(conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -80,11 +77,6 @@ class Store:
         query = "SELECT data FROM cert_versions WHERE fingerprint = ? ORDER BY first_seen, rowid"
         return [row[0] for row in self.conn.execute(query, (fingerprint,))]
 
-    def all_latest_bytes(self) -> Iterable[bytes]:
-        query = "SELECT v.data FROM certs c JOIN cert_versions v ON v.digest = c.latest_version"
-        for (data,) in self.conn.execute(query):
-            yield data
-
     def verification_cache(self) -> dict[bytes, bool]:
         return {key: bool(ok) for key, ok in self.conn.execute("SELECT key, ok FROM verifications")}
 
@@ -108,38 +100,44 @@ class Store:
             raise NotFound(f"key ID {handle} is ambiguous ({choices}): give the full fingerprint")
         return Fingerprint(rows[0][0])
 
-    def cert_row(self, fingerprint: Fingerprint) -> dict:
-        rows = list(self.db["certs"].rows_where("fingerprint = ?", [fingerprint]))
-        if not rows:
-            raise NotFound(f"no certificate {fingerprint} in the store")
-        return rows[0]
+    def _dicts(self, query: str, params: tuple = ()) -> list[dict]:
+        cursor = self.conn.execute(query, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
 
     def cert_rows(self) -> list[dict]:
-        return list(self.db["certs"].rows_where(order_by="primary_user_id, fingerprint"))
+        return self._dicts("SELECT * FROM certs ORDER BY primary_user_id, fingerprint")
 
     def history(self, fingerprint: Fingerprint) -> list[dict]:
         """Every version of one certificate, oldest first, with where each was seen."""
-        versions = list(self.db["cert_versions"].rows_where(
-            "fingerprint = ?", [fingerprint], order_by="first_seen, rowid",
-            select="digest, fingerprint, first_seen, last_seen, length(data) AS size"))
+        versions = self._dicts("SELECT digest, fingerprint, first_seen, last_seen, length(data) AS size "
+                               "FROM cert_versions WHERE fingerprint = ? ORDER BY first_seen, rowid", (fingerprint,))
         for version in versions:
-            version["sources"] = list(self.db["sightings"].rows_where(
-                "version = ?", [version["digest"]], order_by="first_seen",
-                select="source, first_seen, last_seen"))
+            version["sources"] = self._dicts("SELECT source, first_seen, last_seen FROM sightings WHERE version = ? "
+                                             "ORDER BY first_seen", (version["digest"],))
         return versions
 
 
-def migrate(db: sqlite_utils.Database) -> None:
-    """Bring the schema up to SCHEMA_VERSION, one numbered step at a time; safe on every open."""
-    current = db.conn.execute("PRAGMA user_version").fetchone()[0]
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema up to SCHEMA_VERSION, one numbered step at a time; safe on every open.
+
+    sqlite-utils builds the schema; it is imported only when a step is due, because it
+    costs a fifth of a second of start-up (it pulls in numpy) and queries are plain SQL.
+    """
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
         raise WorkspaceError(f"database schema {current} is newer than this keywatch ({SCHEMA_VERSION})")
+    if current == SCHEMA_VERSION:
+        return
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
     for version, step in enumerate(_MIGRATIONS[current:], current + 1):
         step(db)
-        db.conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(f"PRAGMA user_version = {version}")
 
 
-def _v1_key_history(db: sqlite_utils.Database) -> None:
+def _v1_key_history(db) -> None:
     db["cert_versions"].create({
         "digest": str, "fingerprint": str, "data": bytes, "first_seen": int, "last_seen": int,
     }, pk="digest", if_not_exists=True)
@@ -174,7 +172,7 @@ def _v1_key_history(db: sqlite_utils.Database) -> None:
     db["signatures"].create_index(["cert_fingerprint"], if_not_exists=True)
 
 
-def _v2_monitoring(db: sqlite_utils.Database) -> None:
+def _v2_monitoring(db) -> None:
     # Conditional requests: what a URL answered last time (an unchanged upstream costs one 304).
     db["http_cache"].create({"url": str, "etag": str, "last_modified": str, "body": bytes, "fetched": int},
                             pk="url", if_not_exists=True)

@@ -128,3 +128,4 @@ def test_sha1_only_certificate_is_parsed_and_flagged(work, tmp_path):
     assert not after["valid"]
     codes = {f["code"] for f in after["findings"]}
     assert "no-valid-binding" in codes
+    assert "no-expiry" not in codes  # with no valid binding the expiry is unknown, not "never"

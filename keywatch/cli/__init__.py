@@ -8,6 +8,7 @@ KEYWATCH_DEBUG=1 is set.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -16,23 +17,39 @@ import click
 from .. import __version__
 from ..errors import KeywatchError
 from ..untrusted import for_terminal
-from . import keys, monitor, packaging
 from .common import Context, stderr
 
 EXIT_INTERNAL = 70
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Command name -> "module:attribute"; modules load only when their command runs, so
+# `keywatch import` does not pay for the HTTP stack and `keywatch verify` not for the store.
+_COMMANDS = {
+    "init": "keys:init_command", "import": "keys:import_command", "key": "keys:key_group",
+    "upstream": "monitor:upstream_group", "poll": "monitor:poll_command", "releases": "monitor:releases_command",
+    "events": "monitor:events_command", "watch": "monitor:watch_command",
+    "verify": "packaging:verify_command", "export": "packaging:export_command",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in _COMMANDS:
+            return None
+        module, attribute = _COMMANDS[name].split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--workspace", "-w", metavar="DIR", help="Workspace directory (default: $KEYWATCH_WORKSPACE, then .).")
 @click.version_option(__version__, prog_name="keywatch")
 @click.pass_context
 def cli(ctx: click.Context, workspace: str | None) -> None:
     """Watch upstream OpenPGP signing keys and the web of trust behind them."""
     ctx.obj = Context(workspace)
-
-
-for command in (keys.init_command, keys.import_command, keys.key_group, *monitor.COMMANDS, *packaging.COMMANDS):
-    cli.add_command(command)
 
 
 def main() -> None:

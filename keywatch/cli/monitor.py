@@ -310,5 +310,3 @@ def _deliver_pending(workspace: Workspace, config: Config) -> None:
     finally:
         store.close()
 
-
-COMMANDS = (upstream_group, releases_command, events_command, poll_command, watch_command)

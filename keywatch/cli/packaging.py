@@ -71,5 +71,3 @@ def export_command(ctx: Context, name: str, keyring_format: str, output: Path | 
     write_atomically(target, render(certs, keyring_format))
     stdout.print(f"{len(certs)} keys written to {for_terminal(str(target))} ({keyring_format})")
 
-
-COMMANDS = (verify_command, export_command)
