@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audit import HEAD_NAME, AuditLog, ensure_schema
 from .config import DEFAULT_CONFIG_TEXT, Config, load_config
 from .errors import WorkspaceError
 from .store import Store
@@ -41,6 +42,10 @@ class Workspace:
 
     def store(self) -> Store:
         return Store(self.database_path)
+
+    def audit(self, store: Store) -> AuditLog:
+        ensure_schema(store.conn)
+        return AuditLog(store.conn, self.root / HEAD_NAME)
 
 
 def locate(option: str | None) -> Workspace:

@@ -29,6 +29,7 @@ _COMMANDS = {
     "upstream": "monitor:upstream_group", "poll": "monitor:poll_command", "releases": "monitor:releases_command",
     "events": "monitor:events_command", "watch": "monitor:watch_command",
     "verify": "packaging:verify_command", "export": "packaging:export_command",
+    "audit": "audit:audit_group",
 }
 
 
