@@ -73,6 +73,13 @@ class SourcesConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    approvals: int = 1
+    approvals_high_risk: int = 2
+    git_commit: bool = False  # commit written keyrings with Keywatch-Proposal/Approved-by trailers
+
+
+@dataclass(frozen=True)
 class Upstream:
     name: str
     keyring: str | None = None  # relative to the workspace unless absolute
@@ -86,13 +93,14 @@ class Upstream:
     interval: int = 6 * 3600
     backfill: int = 10  # on the first poll, how many of the newest releases are checked
     transition_statement: str | None = None
+    approvals: int | None = None  # approvals a keyring change needs; default [review] approvals
 
     def as_json(self) -> dict:
         return {"name": self.name, "keyring": self.keyring, "keyring_format": self.keyring_format,
                 "index": self.index, "pattern": self.pattern, "signature_suffixes": list(self.signature_suffixes),
                 "keys": list(self.keys), "git": self.git, "tag_pattern": self.tag_pattern,
                 "interval": self.interval, "backfill": self.backfill,
-                "transition_statement": self.transition_statement}
+                "transition_statement": self.transition_statement, "approvals": self.approvals}
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     sources: SourcesConfig = field(default_factory=SourcesConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     upstreams: tuple[Upstream, ...] = ()
     alerts: tuple[dict, ...] = ()
 
@@ -140,6 +149,8 @@ def _expect(value, kind, what: str, where: int, locate: _Locator):
         raise locate.error(where, f"{what} must be an integer, not {type(value).__name__}")
     if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise locate.error(where, f"{what} must be a number, not {type(value).__name__}")
+    if kind is bool and not isinstance(value, bool):
+        raise locate.error(where, f"{what} must be true or false")
     if kind is str and not isinstance(value, str):
         raise locate.error(where, f"{what} must be a string, not {type(value).__name__}")
     if kind is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -171,9 +182,10 @@ _MONITOR_SCHEMA = {"concurrency": int, "timeout": float, "retries": int, "max_si
                    "max_key_bytes": int, "max_index_bytes": int, "max_artifact_bytes": int,
                    "key_expiring_days": int, "alert_retry_seconds": int}
 _SOURCES_SCHEMA = {"keyserver": str, "wkd_servers": dict}
+_REVIEW_SCHEMA = {"approvals": int, "approvals_high_risk": int, "git_commit": bool}
 _UPSTREAM_SCHEMA = {"name": str, "keyring": str, "keyring_format": str, "index": str, "pattern": str,
                     "signature_suffixes": list, "keys": list, "git": str, "tag_pattern": str, "interval": str,
-                    "backfill": int, "transition_statement": str}
+                    "backfill": int, "transition_statement": str, "approvals": int}
 
 
 def parse_duration(text: str) -> int:
@@ -218,6 +230,8 @@ def _upstream(entry, index: int, locate: _Locator) -> Upstream:
             values["interval"] = parse_duration(values["interval"])
         except ValueError as exc:
             raise locate.error(locate.key_line("interval", start), f"{label}: {exc}") from None
+    if "approvals" in values and values["approvals"] < 1:
+        raise locate.error(locate.key_line("approvals", start), f"{label}: approvals must be at least 1")
     if "backfill" in values and values["backfill"] < 0:
         raise locate.error(locate.key_line("backfill", start), f"{label}: backfill must be >= 0")
     for key in ("signature_suffixes", "keys"):
@@ -242,7 +256,7 @@ def load_config(path: Path) -> Config:
 
 def parse_config(path: Path, text: str, raw: dict) -> Config:
     locate = _Locator(path, text)
-    known = {"policy", "monitor", "sources", "upstream", "alert"}
+    known = {"policy", "monitor", "sources", "review", "upstream", "alert"}
     for section in raw:
         if section not in known:
             raise locate.error(locate.key_line(section), f"unknown section or key '{section}'")
@@ -261,6 +275,7 @@ def parse_config(path: Path, text: str, raw: dict) -> Config:
         policy=_table(raw, "policy", _POLICY_SCHEMA, PolicyConfig, locate),
         monitor=_table(raw, "monitor", _MONITOR_SCHEMA, MonitorConfig, locate),
         sources=_table(raw, "sources", _SOURCES_SCHEMA, SourcesConfig, locate),
+        review=_table(raw, "review", _REVIEW_SCHEMA, ReviewConfig, locate),
         upstreams=upstreams,
         alerts=tuple(_checked_alerts(alert_entries, path, locate)),
     )

@@ -30,6 +30,7 @@ _COMMANDS = {
     "events": "monitor:events_command", "watch": "monitor:watch_command",
     "verify": "packaging:verify_command", "export": "packaging:export_command",
     "audit": "audit:audit_group",
+    "propose": "review:propose_command", "proposals": "review:proposals_group", "user": "review:user_group",
 }
 
 
