@@ -115,6 +115,12 @@ def test_xz_like_history_raises_exactly_the_expected_events(kw, keys):
         assert handover["severity"] == "critical"
         assert "certified only by the outgoing signer" in handover["message"]
         assert handover["details"]["key_age_days"] == 11
+        # The handover becomes a high-risk proposal to add the new key, waiting for two approvals.
+        [proposal] = kw("proposals", "list", "--json").json()
+        assert (proposal["kind"], proposal["subject"], proposal["state"]) == ("add-signer", jia.fingerprint, "open")
+        assert proposal["risk"]["level"] == "high" and proposal["required_approvals"] == 2
+        assert proposal["diff"]["added"] == [jia.fingerprint]
+        assert keyring.read_bytes() == lasse.cert  # nothing is written before sign-off
 
         tarball = b"xz 1.5\n" * 100
         both = sign_detached(work, lasse, tarball, NOW) + sign_detached(work, jia, tarball, NOW)
@@ -137,6 +143,7 @@ def test_xz_like_history_raises_exactly_the_expected_events(kw, keys):
 
         server.clear_log()
         assert events_of(kw) == []
+        assert len(kw("proposals", "list", "--json").json()) == 1  # still the one proposal
         # An unchanged upstream costs one conditional request per URL, answered 304.
         assert sorted(r.path for r in server.requests) == ["/keys.asc", "/pub/xz/"]
         assert all("if-none-match" in r.headers for r in server.requests)

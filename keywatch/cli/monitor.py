@@ -14,6 +14,8 @@ from .. import events as ev
 from ..alerts import Outbox, sinks_from_config
 from ..config import KEYRING_FORMATS, Config
 from ..poller import Poller, PollReport
+from ..proposals import Review
+from ..proposing import propose_from_events
 from ..store import Store
 from ..types import iso, now_ts, parse_time, to_timestamp
 from ..untrusted import for_terminal
@@ -210,6 +212,7 @@ def run_poll(workspace: Workspace, config: Config, names: list[str], *, quiet: b
             with Progress(console=stderr, transient=True) as bar:
                 task = bar.add_task("polling", total=len(upstreams))
                 reports = asyncio.run(poller.poll(upstreams, lambda report: bar.advance(task)))
+        _propose(workspace, config, store, poller, reports)
         _report_delivery(outbox.deliver_due())
         return reports
     finally:
@@ -286,6 +289,17 @@ def _due(workspace: Workspace, config: Config) -> list[str]:
         store.close()
     now = now_ts()
     return [u.name for u in config.upstreams if (scheduled.get(u.name) or 0) <= now]
+
+
+def _propose(workspace: Workspace, config: Config, store: Store, poller: Poller, reports: list[PollReport]) -> None:
+    """New events become change proposals for the upstream's keyring, with their evidence."""
+    if not any(r.event_ids for r in reports):
+        return
+    review = Review(workspace.root, config, store, workspace.audit(store))
+    for report in reports:
+        if report.event_ids:
+            upstream = config.upstream(report.upstream)
+            propose_from_events(review, upstream, report.event_ids, _releases(store, upstream.name), poller.profile)
 
 
 def _outbox(store: Store, workspace: Workspace, config: Config) -> Outbox:
