@@ -54,3 +54,13 @@ def test_mutated_certificates_never_crash(tmp_path, sample):
     store.close()
     # Both paths are exercised: some mutants are still certificates, many are not.
     assert outcomes["imported"] > 0 and outcomes["refused"] > 0
+
+
+def test_armor_blocks_glued_together_lose_no_key(tmp_path):
+    """Two armored certificates with no newline between them: both are read (Sequoia alone reads one)."""
+    first = pysequoia.Tsk.generate("First <first@example.org>").extract_certificate()
+    second = pysequoia.Tsk.generate("Second <second@example.org>").extract_certificate()
+    store = Store(tmp_path / "glued.db")
+    summary = import_bytes(store, (str(first) + str(second)).encode(), "KEYS")
+    store.close()
+    assert sorted(summary.fingerprints) == sorted([first.fingerprint.upper(), second.fingerprint.upper()])

@@ -143,7 +143,7 @@ def _print_releases(releases: list[dict]) -> None:
     for release in releases:
         who = ", ".join(f"{s['signer'] or s['key_id'] or '?'} {s['status']}"
                         + ("" if s["problem"] is None else f" ({for_terminal(s['problem'], 60)})")
-                        + (" [keyring]" if s["in_keyring"] else "") for s in release["signers"])
+                        + (" \\[keyring]" if s["in_keyring"] else "") for s in release["signers"])
         stdout.print(f"  {for_terminal(release['version'], 40)}: {release['signature_status']}  {who}")
 
 

@@ -46,12 +46,31 @@ class Packet:
     body: bytes
 
 
+ARMOR_BEGIN = b"-----BEGIN PGP "
+
+
 def read_packets(data: bytes, source: str, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> list[Packet]:
-    """Parse armored or binary OpenPGP data into packets, or raise one clear error naming `source`."""
+    """Parse armored or binary OpenPGP data into packets, or raise one clear error naming `source`.
+
+    Armored input is cut at every armor header and each block parsed on its
+    own: Sequoia's reader stops after the first block when the next header
+    follows on the same line, and a keyring must never lose a key silently.
+    """
     if len(data) > max_bytes:
         raise InputError(f"{source}: {len(data):,} bytes is over the {max_bytes:,}-byte limit for key files")
     if not data.strip():
         raise MalformedPacket(f"{source}: empty file, no OpenPGP data")
+    if data.lstrip().startswith(ARMOR_BEGIN):
+        blocks = [ARMOR_BEGIN + block for block in data.lstrip()[len(ARMOR_BEGIN):].split(ARMOR_BEGIN)]
+    else:
+        blocks = [data]
+    packets = [packet for block in blocks for packet in _parse_block(block, source)]
+    if not packets:
+        raise MalformedPacket(f"{source}: no OpenPGP packets found")
+    return packets
+
+
+def _parse_block(data: bytes, source: str) -> list[Packet]:
     try:
         pile = sequoia_packet.PacketPile.from_bytes(data)
         packets = []
@@ -66,8 +85,6 @@ def read_packets(data: bytes, source: str, max_bytes: int = DEFAULT_MAX_INPUT_BY
             packets.append(Packet(tag, parsed.body))
     except (RuntimeError, ValueError) as exc:
         raise MalformedPacket(f"{source}: not valid OpenPGP data: {_first_line(exc)}") from None
-    if not packets:
-        raise MalformedPacket(f"{source}: no OpenPGP packets found")
     return packets
 
 
