@@ -22,10 +22,11 @@ Measured, with `python -m keywatch -w WS poll --json` as a child process:
   upstream (index and KEYS, both answered 304) and raised nothing.
 - `keywatch --version`: the fixed start-up cost inside every figure.
 
-Wall time, upstreams/s (N / wall), CPU time (user+system of keywatch, from
-wait4), peak RSS (ru_maxrss from wait4: the largest single process of the
-keywatch tree; keywatch polls in one process), and the CPU time the server
-threads of this process spent meanwhile (they share the 2 cores). Medians.
+Wall time, upstreams/s (N / wall), CPU time (user+system of keywatch) and
+peak RSS (maximum resident set size), both from /usr/bin/time -f: the largest
+single process of the keywatch tree, and keywatch polls in one process; and
+the CPU time the server threads of this process spent meanwhile (they share
+the 2 cores). Medians.
 
 Run: python3 bench/poll.py [--upstreams 1000] [--runs 3] [--repolls 3] [--json OUT]
      python3 bench/poll.py --profile OUT.prof   (one steady-state re-poll under cProfile)
@@ -112,23 +113,29 @@ keys = ["{base}KEYS"]
 
 
 def run(command: list[str], server: LoopbackServer, kind: str, count: int) -> tuple[Sample, str]:
-    """One keywatch process: wall time, CPU and peak RSS from wait4, server CPU meanwhile."""
+    """One keywatch process under /usr/bin/time: wall time, its CPU and peak RSS, server CPU meanwhile.
+
+    Peak RSS comes from /usr/bin/time, whose child is forked from a small process: ru_maxrss of a child
+    forked straight from this one would count this process's pages (the server's routes) until exec.
+    """
     server.clear_log()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(mode="r") as usage:
         server_cpu = time.process_time()
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
+        process = subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", "-o", usage.name, *command], stdout=out,
+                                   stderr=err, stdin=subprocess.DEVNULL)
+        process.wait()
         wall = time.perf_counter() - started
         server_cpu = time.process_time() - server_cpu
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
+        fields = usage.read().split()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)}: exit {process.returncode}\n{stderr[-2000:]}")
-    sample = Sample(kind, wall, count / wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-                    server_cpu, len(server.requests))
+    max_rss_kb, user, system = int(fields[-3]), float(fields[-2]), float(fields[-1])
+    sample = Sample(kind, wall, count / wall, user + system, max_rss_kb / 1024, server_cpu, len(server.requests))
     return sample, stdout
 
 
@@ -167,10 +174,11 @@ def summarise(samples: list[Sample]) -> Json:
 
 
 def table(summary: dict[str, Json]) -> str:
-    lines = [f"{'run':<28} {'n':>3} {'wall s':>8} {'upstr/s':>8} {'CPU s':>7} {'RSS MB':>7} {'srv CPU s':>9}"
+    lines = [f"{'run':<30} {'n':>3} {'wall s':>8} {'upstr/s':>8} {'CPU s':>7} {'RSS MB':>7} {'srv CPU s':>9}"
              f" {'requests':>8}"]
     for name, s in summary.items():
-        lines.append(f"{name:<28} {s['runs']:>3} {s['wall_s']['median']:>8.2f} {s['upstreams_per_s']['median']:>8.1f}"
+        rate = f"{s['upstreams_per_s']['median']:>8.1f}" if s["requests"]["median"] else f"{'-':>8}"
+        lines.append(f"{name:<30} {s['runs']:>3} {s['wall_s']['median']:>8.2f} {rate}"
                      f" {s['cpu_s']['median']:>7.2f} {s['max_rss_mb']['median']:>7.1f}"
                      f" {s['server_cpu_s']['median']:>9.2f} {s['requests']['median']:>8.0f}")
     return "\n".join(lines)
