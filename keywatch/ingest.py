@@ -96,43 +96,18 @@ def import_bytes(store: Store, data: bytes, source: str, summary: ImportSummary 
     file_digest = hashlib.sha256(data).hexdigest()
     known_versions = store.source_digest_known(file_digest)
     if known_versions is not None:
-        with store.transaction() as conn:
-            touch_versions(conn, known_versions, source, now)
-            record_input_file(conn, file_digest, known_versions, now)
-        summary.certs += len(known_versions)
-        summary.unchanged += len(known_versions)
-        summary.fingerprints += [f for f, in store.conn.execute(
-            "SELECT fingerprint FROM cert_versions WHERE digest IN (SELECT value FROM json_each(?))",
-            (json.dumps(known_versions),))]
-        return summary
-    stored = store.version_digests()
-    latest = store.latest_versions()
+        return _seen_again(store, known_versions, source, file_digest, now, summary)
+    stored, latest = store.version_digests(), store.latest_versions()
     issuers = issuer_index_from_store(store)
-    parts = worker_count() * 4
-    split = binary_certificate_slices(data, parts)
-    if split is None:
-        # Armored or unusual framing: Sequoia parses it in one piece here, then workers take runs of packets.
-        packets = read_packets(data, source)
-        primary_bodies = [p.body for p in packets if p.tag == TAG_PUBLIC_KEY]
-        ranges, whole = certificate_ranges(packets, parts), (0, len(packets))
-
-        def packets_of(bounds: tuple[int, int]) -> list[Packet]:
-            return packets[bounds[0]:bounds[1]]
-    else:
-        # Plain binary keyring: each worker has Sequoia parse its own byte range of whole certificates.
-        (ranges, primary_bodies), whole = split, (0, len(data))
-
-        def packets_of(bounds: tuple[int, int]) -> list[Packet]:
-            return read_packets(data[bounds[0]:bounds[1]], source)
-    in_file = [_add_primary(body, issuers) for body in primary_bodies]
-    if len(set(in_file)) != len(in_file):
-        ranges = [whole]  # a certificate listed twice must be merged in one piece
+    plan = _Plan(data, source, worker_count() * 4)
+    in_file = [_add_primary(body, issuers) for body in plan.primary_bodies]
+    ranges = plan.ranges if len(set(in_file)) == len(in_file) else [plan.whole]  # a repeated cert: one piece
     cache = store.verification_cache()
     if on_total is not None:
         on_total(len(in_file))
 
     def process(bounds: tuple[int, int]) -> _ChunkResult:
-        return _process_chunk(packets_of(bounds), source, issuers, cache, now)
+        return _process_chunk(plan.packets_of(bounds), source, issuers, cache, now)
 
     digests: list[str] = []
     with store.transaction() as conn:
@@ -141,14 +116,7 @@ def import_bytes(store: Store, data: bytes, source: str, summary: ImportSummary 
             write_rows(conn, chunk.rows, now)
             for fpr, digest in chunk.certs:
                 digests.append(digest)
-                summary.fingerprints.append(fpr)
-                summary.certs += 1
-                if digest in stored:
-                    summary.unchanged += 1
-                elif fpr in latest:
-                    summary.changed += 1
-                else:
-                    summary.new += 1
+                _count(summary, fpr, digest, stored, latest)
             if progress is not None:
                 progress(len(chunk.certs))
         record_input_file(conn, file_digest, digests, now)
@@ -158,6 +126,53 @@ def import_bytes(store: Store, data: bytes, source: str, summary: ImportSummary 
         if new_primaries:
             _reverify_waiting_certifications(store, conn, new_primaries, imported, now)
     return summary
+
+
+def _seen_again(store: Store, versions: list[str], source: str, file_digest: str, now: int,
+                summary: ImportSummary) -> ImportSummary:
+    """Identical bytes imported before: only the sighting times move."""
+    with store.transaction() as conn:
+        touch_versions(conn, versions, source, now)
+        record_input_file(conn, file_digest, versions, now)
+    summary.certs += len(versions)
+    summary.unchanged += len(versions)
+    summary.fingerprints += [f for f, in store.conn.execute(
+        "SELECT fingerprint FROM cert_versions WHERE digest IN (SELECT value FROM json_each(?))",
+        (json.dumps(versions),))]
+    return summary
+
+
+def _count(summary: ImportSummary, fpr: str, digest: str, stored: set[str], latest: dict) -> None:
+    summary.fingerprints.append(fpr)
+    summary.certs += 1
+    if digest in stored:
+        summary.unchanged += 1
+    elif fpr in latest:
+        summary.changed += 1
+    else:
+        summary.new += 1
+
+
+class _Plan:
+    """How an input is cut into runs of whole certificates for the workers."""
+
+    def __init__(self, data: bytes, source: str, parts: int) -> None:
+        self.data, self.source = data, source
+        split = binary_certificate_slices(data, parts)
+        if split is None:
+            # Armored or unusual framing: Sequoia parses it in one piece here, then workers take runs of packets.
+            self.packets: list[Packet] | None = read_packets(data, source)
+            self.primary_bodies = [p.body for p in self.packets if p.tag == TAG_PUBLIC_KEY]
+            self.ranges, self.whole = certificate_ranges(self.packets, parts), (0, len(self.packets))
+        else:
+            # Plain binary keyring: each worker has Sequoia parse its own byte range of whole certificates.
+            self.packets = None
+            (self.ranges, self.primary_bodies), self.whole = split, (0, len(data))
+
+    def packets_of(self, bounds: tuple[int, int]) -> list[Packet]:
+        if self.packets is not None:
+            return self.packets[bounds[0]:bounds[1]]
+        return read_packets(self.data[bounds[0]:bounds[1]], self.source)
 
 
 def _add_primary(body: bytes, issuers: IssuerIndex) -> bytes | None:
