@@ -21,6 +21,13 @@ Measured, with `python -m keywatch -w WS poll --json` as a child process:
   each; the run is checked to have made exactly 2 conditional requests per
   upstream (index and KEYS, both answered 304) and raised nothing.
 - `keywatch --version`: the fixed start-up cost inside every figure.
+- parsing keywatch.toml (keywatch.config.load_config, in this process):
+  the other fixed cost of every poll, and of every `watch` tick.
+
+The server sends with TCP_NODELAY, as production web servers do
+(`--server-nagle` turns that off: http.server writes headers and body in
+two send()s, and with Nagle's algorithm each body then waits ~40 ms for the
+client's delayed ACK; that is the test server's cost, not keywatch's).
 
 Wall time, upstreams/s (N / wall), CPU time (user+system of keywatch) and
 peak RSS (maximum resident set size), both from /usr/bin/time -f: the largest
@@ -50,7 +57,10 @@ from typing import Any
 import pysequoia
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import httpserver  # noqa: E402
 from httpserver import LoopbackServer  # noqa: E402
+
+from keywatch.config import load_config  # noqa: E402
 
 Json = dict[str, Any]
 GOAL_UPSTREAMS_PER_S = 100
@@ -194,10 +204,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="monitor.concurrency (default 16, as init)")
     parser.add_argument("--json", type=Path, help="write every sample and the summary here")
     parser.add_argument("--profile", type=Path, help="instead: profile one steady-state re-poll (cProfile) here")
+    parser.add_argument("--server-nagle", action="store_true",
+                        help="leave Nagle's algorithm on in the test server (see the docstring)")
     args = parser.parse_args()
+    # Web servers (nginx, Apache) send with TCP_NODELAY. http.server does not by default, and it writes a
+    # response's headers and body in two send()s: with Nagle on, the body waits for the client's delayed ACK
+    # (40 ms on Linux) on every response with a body, which made the first poll mostly waiting.
+    httpserver.Exchange.disable_nagle_algorithm = not args.server_nagle
 
     load_before = os.getloadavg()
     samples: list[Sample] = []
+    config_s: list[float] = []
     scratch = Path(tempfile.mkdtemp(prefix="keywatch-bench-poll-"))
     try:
         with LoopbackServer() as server:
@@ -217,6 +234,10 @@ def main() -> None:
                        for _ in range(3)]
             for number in range(args.runs):
                 workspace = upstreams.workspace(scratch / f"ws{number}", args.concurrency)
+                for _ in range(1 if number else 3):  # in-process, the same text every poll starts by parsing
+                    parsed = time.perf_counter()
+                    load_config(workspace / "keywatch.toml")
+                    config_s.append(time.perf_counter() - parsed)
                 sample, stdout = run(poll_command(workspace), server, "first poll", args.upstreams)
                 check_first(stdout, upstreams)
                 samples.append(sample)
@@ -239,11 +260,14 @@ def main() -> None:
                     "loadavg_after": os.getloadavg()},
         "parameters": {k: v for k, v in vars(args).items() if k not in ("json", "profile")},
         "summary": summary,
+        "config_parse_s": {"median": statistics.median(config_s), "samples": config_s},
         "goal": {"steady_state_upstreams_per_s": f">= {GOAL_UPSTREAMS_PER_S}", "value": steady,
                  "met": steady >= GOAL_UPSTREAMS_PER_S},
         "samples": [asdict(s) for s in samples + startup],
     }
     print(table(summary))
+    print(f"parsing keywatch.toml ({args.upstreams} [[upstream]] tables, in-process): "
+          f"{statistics.median(config_s):.2f} s median")
     print(f"steady-state goal >= {GOAL_UPSTREAMS_PER_S} upstreams/s: {steady:.1f} "
           f"({'met' if report['goal']['met'] else 'NOT met'}); load average before {load_before[0]:.2f}, "
           f"after {report['machine']['loadavg_after'][0]:.2f}")

@@ -202,7 +202,27 @@ def _v2_monitoring(db) -> None:
     }, pk=("event_id", "sink"), foreign_keys=[("event_id", "events", "id")], if_not_exists=True)
 
 
-_MIGRATIONS = [_v1_key_history, _v2_monitoring]
+def _v3_trust(db) -> None:
+    # keywatch.trust (see trust/tables.py): rows derived from the ones above, so that the trust graph at any
+    # time is built with a few plain queries. trust_timelines caches each certificate's validity phases
+    # (parsed once per new version); the other tables are rebuilt from it and `signatures` after an import.
+    for statement in (
+        "CREATE TABLE IF NOT EXISTS trust_timelines (fingerprint TEXT PRIMARY KEY, versions INTEGER, body TEXT)",
+        "CREATE TABLE IF NOT EXISTS trust_state (name TEXT PRIMARY KEY, value TEXT)",
+        "CREATE TABLE IF NOT EXISTS trust_keys (id INTEGER PRIMARY KEY, fingerprint TEXT UNIQUE, created INTEGER)",
+        "CREATE TABLE IF NOT EXISTS trust_key_phases (key INTEGER, start INTEGER, bound INTEGER, expires INTEGER,"
+        " revoked INTEGER, PRIMARY KEY (key, start)) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS trust_user_ids (id INTEGER PRIMARY KEY, key INTEGER, raw BLOB)",
+        "CREATE TABLE IF NOT EXISTS trust_user_id_phases (user_id INTEGER, start INTEGER, bound INTEGER,"
+        " revoked INTEGER, PRIMARY KEY (user_id, start)) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS trust_certifications (target INTEGER, user_id INTEGER, issuer INTEGER,"
+        " created INTEGER, ends INTEGER, flags INTEGER, depth INTEGER, amount INTEGER, regexes TEXT,"
+        " revoked INTEGER, revoked_after INTEGER, newer INTEGER)",
+    ):
+        db.conn.execute(statement)
+
+
+_MIGRATIONS = [_v1_key_history, _v2_monitoring, _v3_trust]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
