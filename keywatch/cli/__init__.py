@@ -31,7 +31,7 @@ _COMMANDS = {
     "verify": "packaging:verify_command", "export": "packaging:export_command",
     "audit": "audit:audit_group",
     "propose": "review:propose_command", "proposals": "review:proposals_group", "user": "review:user_group",
-    "demo": "demo:demo_command", "import-tree": "tree:import_tree_command",
+    "demo": "demo:demo_command", "import-tree": "tree:import_tree_command", "serve": "serve:serve_command",
 }
 
 

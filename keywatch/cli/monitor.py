@@ -16,11 +16,11 @@ from ..config import KEYRING_FORMATS, Config
 from ..poller import Poller, PollReport
 from ..proposals import Review
 from ..proposing import propose_from_events
+from ..release_history import release_history
 from ..store import Store
 from ..types import iso, now_ts, parse_time, to_timestamp
 from ..untrusted import for_terminal
 from ..upstreams import add_upstream, remove_upstream
-from ..versions import version_key
 from ..workspace import Workspace
 from .common import Context, emit_json, json_option, pass_context, stderr, stdout
 
@@ -108,7 +108,7 @@ def upstream_show(ctx: Context, name: str, as_json: bool) -> None:
     store = workspace.store()
     try:
         document = {**upstream.as_json(), "state": _state(store).get(name),
-                    "releases": _releases(store, name), "events": ev.query(store.conn, upstream=name, limit=20)}
+                    "releases": release_history(store, name), "events": ev.query(store.conn, upstream=name, limit=20)}
     finally:
         store.close()
     if as_json:
@@ -119,24 +119,6 @@ def upstream_show(ctx: Context, name: str, as_json: bool) -> None:
         stdout.print(f"  key source {for_terminal(key)}")
     _print_releases(document["releases"][-10:])
     _print_events(document["events"])
-
-
-def _releases(store: Store, name: str) -> list[dict]:
-    signers: dict[str, list[dict]] = {}
-    for row in store.conn.execute(
-            "SELECT version, signer, signing_key, issuer_key_id, created, status, in_keyring, reason "
-            "FROM release_signers WHERE upstream = ?", (name,)):
-        signers.setdefault(row[0], []).append({
-            "signer": row[1], "signing_key": row[2], "key_id": row[3], "created": iso(row[4]), "status": row[5],
-            "in_keyring": bool(row[6]), "problem": row[7]})
-    releases = []
-    for row in store.conn.execute(
-            "SELECT version, artifact_url, artifact_sha256, artifact_size, signature_url, signature_status, "
-            "discovered, source FROM releases WHERE upstream = ?", (name,)):
-        releases.append({"version": row[0], "artifact": row[1], "sha256": row[2], "size": row[3],
-                         "signature_url": row[4], "signature_status": row[5], "discovered": iso(row[6]),
-                         "source": row[7], "signers": signers.get(row[0], [])})
-    return sorted(releases, key=lambda r: version_key(r["version"]))
 
 
 def _print_releases(releases: list[dict]) -> None:
@@ -165,7 +147,7 @@ def releases_command(ctx: Context, name: str, as_json: bool) -> None:
     workspace.config().upstream(name)
     store = workspace.store()
     try:
-        releases = _releases(store, name)
+        releases = release_history(store, name)
     finally:
         store.close()
     if as_json:
@@ -299,7 +281,7 @@ def _propose(workspace: Workspace, config: Config, store: Store, poller: Poller,
     for report in reports:
         if report.event_ids:
             upstream = config.upstream(report.upstream)
-            propose_from_events(review, upstream, report.event_ids, _releases(store, upstream.name), poller.profile)
+            propose_from_events(review, upstream, report.event_ids, release_history(store, upstream.name), poller.profile)
 
 
 def _outbox(store: Store, workspace: Workspace, config: Config) -> Outbox:
