@@ -57,10 +57,10 @@ from typing import Any
 import pysequoia
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import httpserver  # noqa: E402
-from httpserver import LoopbackServer  # noqa: E402
+import httpserver
+from httpserver import LoopbackServer
 
-from keywatch.config import load_config  # noqa: E402
+from keywatch.config import load_config
 
 Json = dict[str, Any]
 GOAL_UPSTREAMS_PER_S = 100
@@ -184,8 +184,9 @@ def summarise(samples: list[Sample]) -> Json:
 
 
 def table(summary: dict[str, Json]) -> str:
-    lines = [f"{'run':<30} {'n':>3} {'wall s':>8} {'upstr/s':>8} {'CPU s':>7} {'RSS MB':>7} {'srv CPU s':>9}"
-             f" {'requests':>8}"]
+    header = (f"{'run':<30} {'n':>3} {'wall s':>8} {'upstr/s':>8} {'CPU s':>7} {'RSS MB':>7} {'srv CPU s':>9}"
+              f" {'requests':>8}")
+    lines = [header]
     for name, s in summary.items():
         rate = f"{s['upstreams_per_s']['median']:>8.1f}" if s["requests"]["median"] else f"{'-':>8}"
         lines.append(f"{name:<30} {s['runs']:>3} {s['wall_s']['median']:>8.2f} {rate}"

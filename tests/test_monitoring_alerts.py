@@ -23,7 +23,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-
 from httpserver import LoopbackServer
 
 SECRET = "hook-secret-7f3a"

@@ -19,13 +19,12 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 import certgen
+import pytest
 from conftest import Keywatch
 from httpserver import LoopbackServer, huge, redirect, refusing_url
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime.now(UTC).replace(microsecond=0)
 TEN_GB = 10 * 2**30
 CAP = 2**20  # the default monitor.max_signature_bytes
@@ -229,8 +228,8 @@ BROKEN_CONFIGS = [
     # (text, line, words the message must hold)
     ('[monitor]\nretries = 1\n\n[[upstream]]\nname = "a"\nindex = "http://127.0.0.1/\npattern = "a-(.*)"\n',
      6, "Illegal character"),
-    ('[monitor]\nretries = 1\n\n[[upstream]]\nname = "a"\nsignature_suffixes = [".sig"]\n\n'
-     '[[upstream]]\nname = "b"\nsignature_suffix = [".asc"]\n', 10, "unknown key 'signature_suffix' in [[upstream]] #2"),
+    (('[monitor]\nretries = 1\n\n[[upstream]]\nname = "a"\nsignature_suffixes = [".sig"]\n\n'
+      '[[upstream]]\nname = "b"\nsignature_suffix = [".asc"]\n'), 10, "unknown key 'signature_suffix' in [[upstream]] #2"),
     ('[policy]\nexpiry_warning_days = 60\n\n[monitor]\nconcurrency = 4\nmax_signature_bytes = "1MiB"\n',
      6, "'monitor.max_signature_bytes' must be an integer, not str"),
 ]

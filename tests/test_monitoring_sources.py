@@ -17,13 +17,13 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-import pytest
-
 import certgen
+import pytest
 from httpserver import LoopbackServer
+
 from keywatch.keysources import SourceSettings, wkd_urls
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime.now(UTC).replace(microsecond=0)
 FAR = NOW + dt.timedelta(days=3650)
 
@@ -83,10 +83,12 @@ class Events:
 
 
 def read_events(kw, after: int = 0) -> list[dict]:
-    with sqlite3.connect(f"file:{kw.workspace / 'keywatch.db'}?mode=ro", uri=True) as db:
+    db = sqlite3.connect(f"file:{kw.workspace / 'keywatch.db'}?mode=ro", uri=True)
+    try:
         rows = db.execute("SELECT id, kind, severity, upstream, version, fingerprint, message, details FROM events"
                           " WHERE id > ? ORDER BY id", (after,)).fetchall()
-    db.close()
+    finally:
+        db.close()
     names = ("id", "kind", "severity", "upstream", "version", "fingerprint", "message", "details")
     return [{**dict(zip(names, row)), "details": json.loads(row[7])} for row in rows]
 

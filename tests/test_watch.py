@@ -8,6 +8,7 @@ poll). The watcher is a real subprocess, stopped with a real SIGTERM.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import signal
@@ -16,7 +17,6 @@ import sys
 import time
 
 import pytest
-
 from httpserver import LoopbackServer, serve, slow
 
 INTERVALS = {"fast": "1s", "medium": "2s", "slow": "1h"}
@@ -94,8 +94,8 @@ interval = "{interval}"
         assert len(polls(server, "slow")) == 1
         assert watcher.process.poll() is None, watcher.stderr
         # Schedules are kept in whole seconds: an interval of N s is never shorter than N - 1 s.
-        assert all(b - a > 0.8 for a, b in zip(medium, medium[1:])), medium
-        assert all(b - a > 0.1 for a, b in zip(fast, fast[1:])), fast  # one poll per due time, not one per tick
+        assert all(b - a > 0.8 for a, b in itertools.pairwise(medium)), medium
+        assert all(b - a > 0.1 for a, b in itertools.pairwise(fast)), fast  # one poll per due time, not one per tick
         assert len(fast) > len(medium)
 
         took = watcher.terminate()
