@@ -127,10 +127,13 @@ class _Locator:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.lines = text.splitlines()
+        self._tables: dict[str, list[int]] = {}
 
     def table_line(self, table: str, index: int) -> int:
-        pattern = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
-        hits = [n for n, line in enumerate(self.lines, 1) if pattern.match(line)]
+        if table not in self._tables:  # found once: thousands of upstreams must not cost quadratic time
+            pattern = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
+            self._tables[table] = [n for n, line in enumerate(self.lines, 1) if pattern.match(line)]
+        hits = self._tables[table]
         return hits[index] if index < len(hits) else 1
 
     def key_line(self, key: str, start: int = 1) -> int:
@@ -170,13 +173,14 @@ def _table(raw: dict, name: str, schema: dict, cls, locate: _Locator):
         if key not in schema:
             raise locate.error(line, f"unknown key '{name}.{key}'")
         out[key] = _expect(value, schema[key], f"'{name}.{key}'", line, locate)
-        if schema[key] in (int, float) and value <= 0 and key != "expiry_warning_days":
-            raise locate.error(line, f"'{name}.{key}' must be positive")
-        if key == "expiry_warning_days" and value < 0:
+        if schema[key] in (int, float) and key in _ZERO_ALLOWED and value < 0:
             raise locate.error(line, f"'{name}.{key}' must be >= 0")
+        if schema[key] in (int, float) and key not in _ZERO_ALLOWED and value <= 0:
+            raise locate.error(line, f"'{name}.{key}' must be positive")
     return cls(**out)
 
 
+_ZERO_ALLOWED = {"expiry_warning_days", "retries"}
 _POLICY_SCHEMA = {"expiry_warning_days": int}
 _MONITOR_SCHEMA = {"concurrency": int, "timeout": float, "retries": int, "max_signature_bytes": int,
                    "max_key_bytes": int, "max_index_bytes": int, "max_artifact_bytes": int,

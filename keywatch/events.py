@@ -176,7 +176,9 @@ def key_change_events(upstream: str, fingerprint: Fingerprint, name: str, diff: 
         add("expiry_changed", "info", f"{fingerprint} ({name}) expiry moved from {change['from'] or 'never'} "
             f"to {change['to'] or 'never'}", **change)
     if diff["primary_revoked"]:
-        add("key_revoked", "critical", f"{fingerprint} ({name}) has been revoked")
+        # Same fact, same key as the standing check's: one revocation, one event.
+        drafts.append(EventDraft("key_revoked", "critical", upstream, f"{fingerprint} ({name}) has been revoked",
+                                 f"key_revoked|{upstream}|{fingerprint}", None, fingerprint))
     return drafts
 
 

@@ -263,6 +263,7 @@ class Fetcher:
             answer: _Answer[S] = _Answer(current, response.status_code, response.reason_phrase,
                                          response.headers, response.extensions.get(_LOCATION))
             if not 200 <= response.status_code < 300:
+                await _drain(response)
                 return answer
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
@@ -275,6 +276,22 @@ class Fetcher:
                     raise FetchError(url, f"more than the {max_bytes:,}-byte limit{_at(url, current)}")
                 sink.update(chunk)
             return replace(answer, body=sink, size=size)
+
+
+# Bodies of 304s, redirects and errors are read (up to this much) so the connection can be reused:
+# an unchanged upstream then costs a request, not a TCP (and TLS) handshake.
+_DRAIN_LIMIT = 64 * 1024
+
+
+async def _drain(response: httpx.Response) -> None:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > _DRAIN_LIMIT:
+        return  # a large error page is not worth reading; the connection is simply closed
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > _DRAIN_LIMIT:
+            return
 
 
 def redirect_target(url: str, current: str, location: str | None) -> str:

@@ -40,6 +40,7 @@ class ImportSummary:
     rejected: int = 0
     errors: list[dict] = field(default_factory=list)
     fingerprints: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)  # fingerprint -> the version this input held
 
     def as_json(self) -> dict:
         return {"certs": self.certs, "new": self.new, "changed": self.changed, "unchanged": self.unchanged,
@@ -136,14 +137,17 @@ def _seen_again(store: Store, versions: list[str], source: str, file_digest: str
         record_input_file(conn, file_digest, versions, now)
     summary.certs += len(versions)
     summary.unchanged += len(versions)
-    summary.fingerprints += [f for f, in store.conn.execute(
-        "SELECT fingerprint FROM cert_versions WHERE digest IN (SELECT value FROM json_each(?))",
-        (json.dumps(versions),))]
+    for fpr, digest in store.conn.execute(
+            "SELECT fingerprint, digest FROM cert_versions WHERE digest IN (SELECT value FROM json_each(?))",
+            (json.dumps(versions),)):
+        summary.fingerprints.append(fpr)
+        summary.versions[fpr] = digest
     return summary
 
 
 def _count(summary: ImportSummary, fpr: str, digest: str, stored: set[str], latest: dict) -> None:
     summary.fingerprints.append(fpr)
+    summary.versions[fpr] = digest
     summary.certs += 1
     if digest in stored:
         summary.unchanged += 1

@@ -54,6 +54,11 @@ class PollReport:
                 "events": len(self.event_ids), "keys_changed": self.keys_changed}
 
 
+def _snapshot_versions(stored) -> dict[str, str | None]:
+    """A stored snapshot: {fingerprint: version digest} (older workspaces kept a list of fingerprints)."""
+    return stored if isinstance(stored, dict) else {fpr: None for fpr in stored}
+
+
 class _ArtifactSink:
     """One pass over a release file: the signatures' digests and the file's own SHA-256."""
 
@@ -183,25 +188,26 @@ class Poller:
             (upstream.name, spec)).fetchone()
         if row is not None and row[1] == digest:
             return
-        before = self.store.latest_versions()
         summary = import_bytes(self.store, result.data, f"{upstream.name}: {spec}")
-        current = set(summary.fingerprints)
-        previous = set(json.loads(row[0])) if row else None
-        drafts = ev.key_source_events(upstream.name, spec, previous, current)
+        # What *this upstream* last saw from this source, per key: another upstream sharing the
+        # source (a GNU keyring, say) must not swallow this one's events.
+        previous = _snapshot_versions(json.loads(row[0])) if row else None
+        current = dict(summary.versions)
+        drafts = ev.key_source_events(upstream.name, spec, set(previous) if previous is not None else None,
+                                      set(current))
         if summary.new or summary.changed:
             self._keys_changed()
             report.keys_changed += summary.new + summary.changed
-        after = self.store.latest_versions()
-        for fingerprint in sorted(current):
-            old, new = before.get(fingerprint), after.get(fingerprint)
-            if old is not None and new is not None and old != new:
+        for fingerprint, new in sorted(current.items()):
+            old = (previous or {}).get(fingerprint)
+            if old is not None and old != new:
                 drafts += self._key_change_drafts(upstream, fingerprint, old, new)
         self._record(report, drafts)
         with self.store.transaction() as conn:
             conn.execute("INSERT INTO key_source_snapshots (upstream, source, fetched, fingerprints, digest) "
                          "VALUES (?,?,?,?,?) ON CONFLICT(upstream, source) DO UPDATE SET fetched = excluded.fetched, "
                          "fingerprints = excluded.fingerprints, digest = excluded.digest",
-                         (upstream.name, spec, self.clock(), json.dumps(sorted(current)), digest))
+                         (upstream.name, spec, self.clock(), json.dumps(current, sort_keys=True), digest))
 
     def _key_change_drafts(self, upstream: Upstream, fingerprint: Fingerprint, old: str, new: str
                            ) -> list[ev.EventDraft]:
