@@ -46,6 +46,8 @@ class Exchange(BaseHTTPRequestHandler):
     headers and `end_headers`), as http.server handlers do.
     """
 
+    disable_nagle_algorithm = True  # otherwise every answer with a body waits ~40 ms for a delayed ACK
+
     protocol_version = "HTTP/1.1"
     timeout = 10  # an idle keep-alive connection left behind by a test does not hold a thread for ever
     server: _Server
