@@ -16,8 +16,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, KeywatchError
 from .policy import DEFAULT_EXPIRY_WARNING_DAYS
+from .types import parse_fingerprint
 
 DEFAULT_CONFIG_TEXT = f"""\
 # keywatch workspace configuration. See README.md ("Configuration") for every setting.
@@ -80,6 +81,13 @@ class ReviewConfig:
 
 
 @dataclass(frozen=True)
+class TrustConfig:
+    roots: tuple[tuple[str, int], ...] = ()  # (fingerprint, trust amount 0-120)
+    stores: tuple[str, ...] = ()  # keyrings whose keys make up the trust store (relative to the workspace)
+    risk: dict = field(default_factory=dict)  # handover risk thresholds, see keywatch/trust/risk.py
+
+
+@dataclass(frozen=True)
 class Upstream:
     name: str
     keyring: str | None = None  # relative to the workspace unless absolute
@@ -110,6 +118,7 @@ class Config:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
     upstreams: tuple[Upstream, ...] = ()
     alerts: tuple[dict, ...] = ()
 
@@ -260,7 +269,7 @@ def load_config(path: Path) -> Config:
 
 def parse_config(path: Path, text: str, raw: dict) -> Config:
     locate = _Locator(path, text)
-    known = {"policy", "monitor", "sources", "review", "upstream", "alert"}
+    known = {"policy", "monitor", "sources", "review", "trust", "upstream", "alert"}
     for section in raw:
         if section not in known:
             raise locate.error(locate.key_line(section), f"unknown section or key '{section}'")
@@ -280,14 +289,48 @@ def parse_config(path: Path, text: str, raw: dict) -> Config:
         monitor=_table(raw, "monitor", _MONITOR_SCHEMA, MonitorConfig, locate),
         sources=_table(raw, "sources", _SOURCES_SCHEMA, SourcesConfig, locate),
         review=_table(raw, "review", _REVIEW_SCHEMA, ReviewConfig, locate),
+        trust=_trust(raw.get("trust", {}), locate),
         upstreams=upstreams,
         alerts=tuple(_checked_alerts(alert_entries, path, locate)),
     )
 
 
+def _trust(raw, locate: _Locator) -> TrustConfig:
+    """[trust] roots = [{fingerprint = "…", amount = 120}], stores = ["…"], [trust.risk] thresholds."""
+    if not isinstance(raw, dict):
+        raise locate.error(locate.key_line("trust"), "'trust' must be a table")
+    start = locate.key_line("trust")
+    for key in raw:
+        if key not in ("roots", "stores", "risk"):
+            raise locate.error(locate.key_line(key, start), f"unknown key 'trust.{key}'")
+    roots = []
+    for entry in raw.get("roots", []):
+        line = locate.key_line("roots", start)
+        if not isinstance(entry, dict) or set(entry) - {"fingerprint", "amount"} or "fingerprint" not in entry:
+            raise locate.error(line, "each trust root is {fingerprint = \"…\", amount = 120}")
+        amount = entry.get("amount", 120)
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= 120:
+            raise locate.error(line, "a trust root's amount is a whole number from 0 to 120")
+        try:
+            roots.append((parse_fingerprint(str(entry["fingerprint"])), amount))
+        except KeywatchError as exc:
+            raise locate.error(line, str(exc)) from None
+    stores = _expect(raw.get("stores", []), list, "'trust.stores'", locate.key_line("stores", start), locate)
+    risk = raw.get("risk", {})
+    from .trust.risk import Thresholds  # the thresholds are defined (and checked) beside the rules
+
+    try:
+        Thresholds.from_mapping(risk)
+    except ConfigError as exc:
+        raise locate.error(locate.key_line("risk", start), str(exc)) from None
+    return TrustConfig(tuple(roots), tuple(stores), dict(risk))
+
+
 def _checked_alerts(entries: list, path: Path, locate: _Locator) -> list:
     """Alert settings are checked when the config loads, not at the first event."""
-    from .alerts import sinks_from_config  # alerts builds on config's error types; import late
+    if not entries:
+        return entries
+    from .alerts import sinks_from_config  # httpx and smtplib: loaded only when alerts are configured
 
     for index, entry in enumerate(entries):
         try:

@@ -6,9 +6,11 @@ compare us with — apply exactly these:
 
 - MD5 stopped being collision resistant on 1997-02-01 and second-pre-image
   resistant on 2004-02-01 (Dobbertin 1996; Wang et al. 2004).
-- SHA-1 and RIPEMD-160 stopped being collision resistant on 2013-02-01
-  (Stevens' chosen-prefix work, later SHAttered 2017 and "SHA-1 is a
-  Shambles" 2020) and second-pre-image resistant on 2023-02-01.
+- SHA-1 stopped being collision resistant on 2013-02-01 (Stevens'
+  chosen-prefix work, later SHAttered 2017 and "SHA-1 is a Shambles" 2020)
+  and is accepted where only second-pre-image resistance matters until
+  2023-02-01. RIPEMD-160 is rejected for both from 2013-02-01 (Sequoia 1.12's
+  `SecondPreImageResistantHashCutoffList`).
 - SHA-224 is accepted until 2026-02-01.
 - Revocations get seven more years of tolerance: refusing to honour an old
   SHA-1 revocation would bring a dead key back to life.
@@ -50,7 +52,7 @@ def _ts(year: int, month: int, day: int) -> int:
 HASH_CUTOFFS: dict[int, tuple[int | None, int | None]] = {
     MD5: (_ts(1997, 2, 1), _ts(2004, 2, 1)),
     SHA1: (_ts(2013, 2, 1), _ts(2023, 2, 1)),
-    RIPEMD160: (_ts(2013, 2, 1), _ts(2023, 2, 1)),
+    RIPEMD160: (_ts(2013, 2, 1), _ts(2013, 2, 1)),
     SHA224: (_ts(2026, 2, 1), _ts(2026, 2, 1)),
     SHA256: (None, None),
     SHA384: (None, None),

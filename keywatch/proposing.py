@@ -6,8 +6,10 @@
 | `key_revoked` for a key in the keyring | drop-key |
 | `subkey_added`, `expiry_changed`, `uid_added`, `uid_revoked` for a key in the keyring | refresh-key: its newest material |
 
-The risk level comes from the events until the trust graph rates it: a
-suspected handover is high, a new signer medium, anything else low. The
+The risk level of a new signer comes from the trust graph when trust roots
+are configured (`trust.risk`: paths from the roots, independent certifiers,
+key age — relative to the outgoing signer); otherwise from the events: a
+suspected handover is high, a new signer medium. The
 evidence is what a reviewer needs on one page: the events, the release →
 signer history and, for a new signer, who certified it.
 """
@@ -25,8 +27,9 @@ _REFRESH = {"subkey_added", "expiry_changed", "uid_added", "uid_revoked"}
 
 
 def propose_from_events(review: Review, upstream: Upstream, event_ids: list[int], history: list[dict],
-                        profile) -> list[Proposal]:
-    """Proposals for the upstream's new events; `profile(fpr)` gives a SignerProfile."""
+                        profile, rate=None) -> list[Proposal]:
+    """Proposals for the upstream's new events; `profile(fpr)` gives a SignerProfile, and
+    `rate(fpr, predecessor)` (when trust roots are configured) a `trust.risk.Risk`."""
     if upstream.keyring is None or not event_ids:
         return []
     wanted = set(event_ids)
@@ -46,6 +49,9 @@ def propose_from_events(review: Review, upstream: Upstream, event_ids: list[int]
             evidence["signer"] = {"fingerprint": fpr, "name": who.name, "created": who.created,
                                   "certifiers": sorted(who.certifiers)}
             level, reasons = _risk(key_events)
+            if rate is not None:
+                risk = rate(Fingerprint(fpr), _predecessor(key_events))
+                level, reasons = risk.level, risk.reasons + reasons
             made.append(review.propose(upstream, "add-signer", Fingerprint(fpr), "keywatch",
                                        title=f"add {who.name} ({fpr}) as a release signer", add=[Fingerprint(fpr)],
                                        evidence=evidence, risk_level=level, risk_reasons=reasons))
@@ -58,6 +64,14 @@ def propose_from_events(review: Review, upstream: Upstream, event_ids: list[int]
                                        title=f"refresh the key material of {fpr}", add=[Fingerprint(fpr)],
                                        evidence=evidence, risk_reasons=[e["message"] for e in key_events]))
     return made
+
+
+def _predecessor(events: list[dict]) -> Fingerprint | None:
+    for event in events:
+        previous = event["details"].get("previous_signers")
+        if previous:
+            return Fingerprint(previous[0])
+    return None
 
 
 def _risk(events: list[dict]) -> tuple[str, list[str]]:

@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self):
-        return json.loads(self.stdout)
-
-
-class Keywatch:
-    """Runs `python -m keywatch` against one workspace, as a user would from a shell."""
-
-    def __init__(self, workspace: Path) -> None:
-        self.workspace = workspace
-
-    def __call__(self, *args: str, input: bytes | None = None, check: bool = True, env: dict | None = None) -> Result:
-        full_env = {**os.environ, "KEYWATCH_WORKSPACE": str(self.workspace), **(env or {})}
-        full_env.pop("KEYWATCH_DEBUG", None)
-        proc = subprocess.run([sys.executable, "-m", "keywatch", *args], input=input, capture_output=True,
-                              env=full_env, cwd=self.workspace.parent, timeout=300)
-        result = Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-        if check and result.code != 0:
-            raise AssertionError(f"keywatch {' '.join(args)} exited {result.code}: {result.stderr}")
-        return result
+from kwrunner import Keywatch  # noqa: E402 - needs the path above
 
 
 @pytest.fixture

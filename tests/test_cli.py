@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pysequoia
 
-from conftest import REPO, Keywatch
+from kwrunner import REPO, Keywatch
 
 
 def test_init_creates_the_workspace_and_is_idempotent(tmp_path):

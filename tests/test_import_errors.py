@@ -84,7 +84,7 @@ def test_good_files_go_in_when_another_is_bad(kw, tmp_path, tsk):
 
 
 def test_no_workspace_is_said_plainly(tmp_path):
-    from conftest import Keywatch
+    from kwrunner import Keywatch
 
     runner = Keywatch(tmp_path / "absent")
     result = runner("key", "list", check=False)

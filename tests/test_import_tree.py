@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Keywatch, Result
+from kwrunner import Keywatch, Result
 from keywatch.packagingtree import scan_tree
 from keywatch.packagingtree.bashvars import Unknown, read_script, ver_cut, ver_rs
 from keywatch.packagingtree.debian import derive_line, parse_watch

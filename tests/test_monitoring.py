@@ -161,3 +161,25 @@ def test_release_signed_by_a_stranger_and_by_the_keyring_key(kw, keys):
         tarball = b"xz 2.0\n"
         upstream.release("2.0", sign_detached(work, jia, tarball, NOW), tarball)
         assert events_of(kw) == []
+
+
+def test_with_trust_roots_the_proposal_is_rated_by_the_trust_graph(kw, keys):
+    """Lasse is the distribution's trust root here: Jia has one path (through Lasse), no independent certifier."""
+    work, lasse, jia = keys
+    with LoopbackServer() as server:
+        upstream = Upstream(server)
+        upstream.keys(lasse.cert, jia.cert)
+        (kw.workspace / "keyrings" / "xz.keyring").write_bytes(lasse.cert)
+        config = kw.workspace / "keywatch.toml"
+        config.write_text(config.read_text() + f'\n[trust]\nroots = [{{fingerprint = "{lasse.fingerprint}"}}]\n')
+        kw("upstream", "add", "xz", "--keyring", "keyrings/xz.keyring", "--index", server.url("/pub/xz/"),
+           "--pattern", r"xz-([\d.]+)\.tar\.gz", "--key", server.url("/keys.asc"))
+        old, new = b"xz 3.0\n", b"xz 3.1\n"
+        upstream.release("3.0", sign_detached(work, lasse, old, NOW - dt.timedelta(days=30)), old)
+        upstream.release("3.1", sign_detached(work, jia, new, NOW - dt.timedelta(days=1)), new)
+        kw("poll")
+        [proposal] = kw("proposals", "list", "--json").json()
+        assert proposal["risk"]["level"] == "high"
+        reasons = " | ".join(proposal["risk"]["reasons"])
+        assert "certified only by the outgoing maintainer" in reasons
+        assert "1 disjoint path" in reasons

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import certgen
 import pytest
-from conftest import Keywatch
+from kwrunner import Keywatch
 from httpserver import LoopbackServer, huge, redirect, refusing_url
 
 UTC = dt.UTC

@@ -32,6 +32,7 @@ _COMMANDS = {
     "audit": "audit:audit_group",
     "propose": "review:propose_command", "proposals": "review:proposals_group", "user": "review:user_group",
     "demo": "demo:demo_command", "import-tree": "tree:import_tree_command", "serve": "serve:serve_command",
+    "trust": "trust:trust_group",
 }
 
 

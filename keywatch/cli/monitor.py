@@ -278,10 +278,30 @@ def _propose(workspace: Workspace, config: Config, store: Store, poller: Poller,
     if not any(r.event_ids for r in reports):
         return
     review = Review(workspace.root, config, store, workspace.audit(store))
+    rate = _trust_rater(workspace, config, store)
     for report in reports:
         if report.event_ids:
             upstream = config.upstream(report.upstream)
-            propose_from_events(review, upstream, report.event_ids, release_history(store, upstream.name), poller.profile)
+            propose_from_events(review, upstream, report.event_ids, release_history(store, upstream.name),
+                                poller.profile, rate)
+
+
+def _trust_rater(workspace: Workspace, config: Config, store: Store):
+    """With trust roots configured, new signers are rated by the trust graph (one analysis per poll)."""
+    if not config.trust.roots:
+        return None
+    from ..trust import report
+
+    settings = report.settings_from_config(config, workspace.root)
+    report.prepare(store, settings.stores)
+    roots = report.resolve_roots(store, settings.roots)
+    at = now_ts()
+    analysis = report.Analysis.build(store, at, roots)
+
+    def rate(subject, predecessor):
+        return report.handover(store, subject, predecessor, at, roots, settings.thresholds, analysis)
+
+    return rate
 
 
 def _outbox(store: Store, workspace: Workspace, config: Config) -> Outbox:

@@ -13,7 +13,15 @@ import click
 
 from ..errors import InputError, KeywatchError
 from ..untrusted import for_terminal
-from .common import Context, at_option, emit_json, json_option, pass_context, reference_time, stdout
+from .common import (
+    Context,
+    at_option,
+    emit_json,
+    json_option,
+    pass_context,
+    reference_time,
+    stdout,
+)
 
 _RULES_HELP = ("Which certifications count: keywatch's rules (default) or sq-wot 0.2's, for comparing with it "
                "(see keywatch/trust/graph.py).")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from itertools import pairwise
 
 from ..errors import KeywatchError
 from ..untrusted import for_terminal
@@ -55,7 +56,7 @@ def paths_dot(report: dict, names: dict) -> str:
     dashed: set[tuple[str, str]] = set()
     for keys in report["disjoint"]:
         nodes.update(keys)
-        dashed.update(zip(keys, keys[1:]))
+        dashed.update(pairwise(keys))
     lines = ["digraph trust {", "  rankdir=LR;", '  node [shape=box, fontname="sans-serif", fontsize=10];',
              '  edge [fontname="sans-serif", fontsize=9];']
     for fingerprint in sorted(nodes):
@@ -79,7 +80,8 @@ def render_svg(dot_text: str, timeout: float = 30.0) -> str:
     if dot is None:
         raise KeywatchError("Graphviz 'dot' is not installed: it draws the trust picture (apt-get install graphviz)")
     try:
-        done = subprocess.run([dot, "-Tsvg"], input=dot_text.encode(), capture_output=True, timeout=timeout)
+        done = subprocess.run([dot, "-Tsvg"], input=dot_text.encode(), capture_output=True, timeout=timeout,
+                              check=False)
     except subprocess.TimeoutExpired:
         raise KeywatchError(f"Graphviz took longer than {timeout:.0f} s to draw the trust picture") from None
     if done.returncode != 0:

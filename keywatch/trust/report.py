@@ -19,7 +19,8 @@ from . import graph as graph_module
 from . import metrics, tables
 from .graph import UNCONSTRAINED, CertificationGraph, Rules
 from .risk import Finding, KeyFacts, Risk, Thresholds, handover_risk, strength_bits
-from .wot import EXHAUSTIVE, Authentication, Path as TrustPath, Root, TrustNetwork
+from .wot import EXHAUSTIVE, Authentication, Root, TrustNetwork
+from .wot import Path as TrustPath
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ class Analysis:
     strong_sets: list | None = None
 
     @classmethod
-    def build(cls, store, at: int, roots: Sequence[Root], rules: Rules = graph_module.KEYWATCH) -> "Analysis":
+    def build(cls, store, at: int, roots: Sequence[Root], rules: Rules = graph_module.KEYWATCH) -> Analysis:
         tables.refresh(store)  # a no-op unless the store changed since the last question
         graph = graph_module.build(store.conn, at, rules)
         return cls(graph, TrustNetwork(graph, roots), metrics.structural_edges(graph))
@@ -123,7 +124,7 @@ class Analysis:
 
 
 def key_report(store, fingerprint: Fingerprint, at: int, roots: Sequence[Root], *,
-               predecessor: Fingerprint | None = None, thresholds: Thresholds = Thresholds(),
+               predecessor: Fingerprint | None = None, thresholds: Thresholds | None = None,
                rules: Rules = graph_module.KEYWATCH, analysis: Analysis | None = None) -> dict:
     """The `keywatch trust FPR --json` document."""
     analysis = analysis or Analysis.build(store, at, roots, rules)
@@ -177,7 +178,7 @@ def _valid(graph: CertificationGraph, fingerprint: Fingerprint) -> bool:
 
 
 def _risk(analysis: Analysis, link: metrics.Connectivity, found: list[Authentication], predecessor, created: int,
-          strength: int | None, first: int | None, thresholds: Thresholds, conn) -> Risk:
+          strength: int | None, first: int | None, thresholds: Thresholds | None, conn) -> Risk:
     predecessor_strength = None
     if predecessor is not None:
         row = conn.execute("SELECT algorithm, bits, curve FROM certs WHERE fingerprint = ?", (predecessor,)).fetchone()
@@ -212,7 +213,7 @@ def list_bindings(store, at: int, roots: Sequence[Root], min_amount: int = 1,
 
 
 def handover(store, subject: Fingerprint, predecessor: Fingerprint | None, at: int, roots: Sequence[Root],
-             thresholds: Thresholds = Thresholds(), analysis: Analysis | None = None) -> Risk:
+             thresholds: Thresholds | None = None, analysis: Analysis | None = None) -> Risk:
     """The handover risk of `subject` taking over from `predecessor` (for the event rules and the review UI)."""
     document = key_report(store, subject, at, roots, predecessor=predecessor, thresholds=thresholds,
                           analysis=analysis)

@@ -72,7 +72,7 @@ class Thresholds:
     medium_findings_for_high: int = 3
 
     @classmethod
-    def from_mapping(cls, values: dict | None) -> "Thresholds":
+    def from_mapping(cls, values: dict | None) -> Thresholds:
         """From `[trust.risk]`; unknown names are an error, never a silent default."""
         values = dict(values or {})
         known = {f.name for f in fields(cls)}
@@ -138,8 +138,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def handover_risk(facts: KeyFacts, limits: Thresholds = Thresholds()) -> Risk:
+def handover_risk(facts: KeyFacts, limits: Thresholds | None = None) -> Risk:
     """The level and the reasons, rule by rule as stated above."""
+    limits = limits or Thresholds()
     found: list[Finding] = []
 
     def add(code: str, level: str, reason: str) -> None:

@@ -186,7 +186,7 @@ class _Search:
     def cost(self, edge: Certification) -> int:
         amount = self.network._capped(edge)
         amount -= self.used_pair.get((edge.issuer, edge.target), 0) + self.used_root.get(edge.issuer, 0)
-        return amount if amount > 0 else 0
+        return max(0, amount)
 
     def suppress(self, path: Path, amount: int) -> None:
         if not path.certifications:
