@@ -158,9 +158,3 @@ class AuditLog:
             return [f"entry {count}: differs from the one recorded in {self.head_path.name}"]
         return []
 
-
-def require_intact(log: AuditLog) -> None:
-    problems = log.verify()
-    if problems:
-        raise AuditError(f"audit history does not verify: {problems[0]}" +
-                         (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))

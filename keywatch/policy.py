@@ -39,7 +39,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .openpgp.keymaterial import PublicKey
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for annotations: policy questions must not load the crypto stack
+    from .openpgp.keymaterial import PublicKey
 
 MD5, SHA1, RIPEMD160, SHA256, SHA384, SHA512, SHA224 = 1, 2, 3, 8, 9, 10, 11
 

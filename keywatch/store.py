@@ -23,8 +23,6 @@ from pathlib import Path
 from .errors import NotFound, WorkspaceError
 from .types import Fingerprint
 
-def open_store(path: Path) -> "Store":
-    return Store(path)
 
 
 class Store:

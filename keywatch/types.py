@@ -15,7 +15,6 @@ from .errors import InputError
 
 Fingerprint = NewType("Fingerprint", str)
 KeyId = NewType("KeyId", str)
-Digest = NewType("Digest", str)  # lower-case hex SHA-256 of some bytes
 
 _HEX = re.compile(r"^(?:0x)?([0-9A-Fa-f]+)$")
 

@@ -73,6 +73,3 @@ def get_user(conn: sqlite3.Connection, name: str) -> User:
         raise NotFound(f"no user {name!r}")
     return User(name, row[0])
 
-
-def list_users(conn: sqlite3.Connection) -> list[User]:
-    return [User(n, r) for n, r in conn.execute("SELECT name, role FROM users ORDER BY name")]

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .audit import HEAD_NAME, AuditLog, ensure_schema
 from .config import DEFAULT_CONFIG_TEXT, Config, load_config
 from .errors import WorkspaceError
 from .store import Store
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
 
 CONFIG_NAME = "keywatch.toml"
 DATABASE_NAME = "keywatch.db"
@@ -43,7 +46,9 @@ class Workspace:
     def store(self) -> Store:
         return Store(self.database_path)
 
-    def audit(self, store: Store) -> AuditLog:
+    def audit(self, store: Store) -> "AuditLog":
+        from .audit import HEAD_NAME, AuditLog, ensure_schema  # only commands that record decisions need it
+
         ensure_schema(store.conn)
         return AuditLog(store.conn, self.root / HEAD_NAME)
 

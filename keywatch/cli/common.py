@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..types import now_ts, parse_time, to_timestamp
 from ..workspace import Workspace, locate
@@ -38,12 +37,14 @@ class progress_bar:
     def __init__(self, quiet: bool, label: str) -> None:
         self.enabled = not quiet and sys.stderr.isatty()
         self.label = label
-        self.bar: Progress | None = None
+        self.bar = None
         self.task = None
 
     def __enter__(self) -> tuple[Callable[[int], None], Callable[[int], None]]:
         if not self.enabled:
             return (lambda n: None), (lambda n: None)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=stderr, transient=True)
         self.bar.start()

@@ -11,13 +11,15 @@ content gives identical bytes, whatever order a keyserver returned.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..errors import MalformedPacket
 from ..types import Fingerprint, fingerprint_from_bytes
 from .keymaterial import PublicKey, parse_public_key
 from .packets import (
+    TAG_MARKER,
+    TAG_PADDING,
+    TAG_TRUST,
     TAG_PUBLIC_KEY,
     TAG_PUBLIC_SUBKEY,
     TAG_SIGNATURE,
@@ -30,7 +32,7 @@ from .packets import (
 from .signature import Signature, parse_signature
 
 # Packets that may sit in a keyring but carry nothing we keep (trust, marker, padding).
-_IGNORED_TAGS = frozenset({10, 12, 21})
+_IGNORED_TAGS = frozenset({TAG_MARKER, TAG_TRUST, TAG_PADDING})
 
 
 @dataclass(slots=True)
@@ -74,13 +76,6 @@ class Certificate:
     @property
     def fingerprint(self) -> Fingerprint:
         return fingerprint_from_bytes(self.primary.fingerprint)
-
-    def all_signatures(self) -> Iterable[Signature]:
-        yield from self.direct
-        for uid in self.user_ids:
-            yield from uid.signatures
-        for sub in self.subkeys:
-            yield from sub.signatures
 
     def canonical_bytes(self) -> bytes:
         """The certificate as one canonical packet sequence: same content, same bytes."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DISTRIBUTIONS = ("debian", "opensuse", "arch", "gentoo")
 # Packaging files are small; a bigger one is not read (a tree is untrusted input).
 MAX_PACKAGING_FILE_BYTES = 1024 * 1024
 

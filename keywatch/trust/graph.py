@@ -124,9 +124,6 @@ class CertificationGraph:
     def certifiers(self, fingerprint: Fingerprint) -> set[Fingerprint]:
         return {edge.issuer for edge in self.certifications_on.get(fingerprint, ())}
 
-    def certified(self, fingerprint: Fingerprint) -> set[Fingerprint]:
-        return {edge.target for edge in self.certifications_by.get(fingerprint, ())}
-
     def bindings(self) -> Iterable[tuple[Fingerprint, bytes]]:
         """Every (certificate, self-signed user ID) at `at`, in fingerprint then user ID order."""
         for fingerprint in sorted(self.nodes):

@@ -72,22 +72,6 @@ class CertTimeline:
         phase = self.key_at(at)
         return phase.alive(at, self.created) and phase.revoked is None
 
-    def user_id_at(self, raw: bytes, at: int) -> UserIdPhase | None:
-        found = self.user_ids.get(raw)
-        if found is None:
-            return None
-        starts, phases = found
-        index = bisect_right(starts, at) - 1
-        return phases[index] if index >= 0 else None
-
-    def bound_user_ids_at(self, at: int) -> dict[bytes, bool]:
-        """Self-signed user IDs at `at` and whether each is revoked."""
-        out = {}
-        for raw, (starts, phases) in self.user_ids.items():
-            index = bisect_right(starts, at) - 1
-            if index >= 0 and phases[index].bound:
-                out[raw] = phases[index].revoked
-        return out
 
 
 def _decode(fingerprint: str, body: str) -> CertTimeline:

@@ -39,7 +39,7 @@ such key depends only on keys that are too (proof in `_introducers`).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..types import Fingerprint
@@ -265,12 +265,3 @@ class _Search:
             chain.append(self_certification(self.target, self.user_id))
         return Path(root, tuple(chain)), amount
 
-
-def roots_from(pairs: Sequence[tuple[str, int]] | Sequence[str]) -> list[Root]:
-    out = []
-    for item in pairs:
-        if isinstance(item, tuple):
-            out.append(Root(Fingerprint(item[0]), int(item[1])))
-        else:
-            out.append(Root(Fingerprint(item)))
-    return out
