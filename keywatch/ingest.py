@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import policy
 from .errors import InputError, KeywatchError, MalformedPacket, NotFound
-from .openpgp.cert import Certificate, assemble, certificates_from_bytes, version_digest
+from .openpgp.cert import Certificate, assemble, certificates_from_bytes
 from .openpgp.keymaterial import parse_public_key
 from .openpgp.packets import DEFAULT_MAX_INPUT_BYTES, TAG_PUBLIC_KEY, Packet, binary_certificate_slices, read_packets
 from .openpgp.validity import cert_state
@@ -208,9 +208,10 @@ def _process_chunk(packets: list[Packet], source: str, issuers: IssuerIndex, cac
     rows = Rows()
     done = []
     for cert in certs:
-        digest = version_digest(cert)
+        canonical = cert.canonical_bytes()
+        digest = hashlib.sha256(canonical).hexdigest()
         done.append((cert.fingerprint, digest))
-        _rows_for_cert(rows, cert, digest, source, now, verdicts.__getitem__)
+        _rows_for_cert(rows, cert, canonical, digest, source, now, verdicts.__getitem__)
     rows.verifications = list(verifier.new_results.items())
     return _ChunkResult(rows, done)
 
@@ -232,14 +233,14 @@ def issuer_index_from_store(store: Store) -> IssuerIndex:
     return index
 
 
-def _rows_for_cert(rows: Rows, cert: Certificate, digest: str, source: str, now: int,
+def _rows_for_cert(rows: Rows, cert: Certificate, canonical: bytes, digest: str, source: str, now: int,
                    verdict_of: Callable) -> None:
     fpr = cert.fingerprint
     state = cert_state(cert, verdict_of, now)
     primary = cert.primary
     findings = policy.certificate_findings(cert, state, now)
     primary_uid = state.key.primary_user_id
-    rows.versions.append((digest, fpr, cert.canonical_bytes(), now, now))
+    rows.versions.append((digest, fpr, canonical, now, now))
     rows.sightings.append((digest, source, now, now))
     rows.certs.append((
         fpr, digest, now, now, primary_uid.decode("utf-8", "replace") if primary_uid is not None else None,

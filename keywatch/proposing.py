@@ -27,9 +27,11 @@ _REFRESH = {"subkey_added", "expiry_changed", "uid_added", "uid_revoked"}
 
 
 def propose_from_events(review: Review, upstream: Upstream, event_ids: list[int], history: list[dict],
-                        profile, rate=None) -> list[Proposal]:
-    """Proposals for the upstream's new events; `profile(fpr)` gives a SignerProfile, and
-    `rate(fpr, predecessor)` (when trust roots are configured) a `trust.risk.Risk`."""
+                        profile, rate=None, transition=None) -> list[Proposal]:
+    """Proposals for the upstream's new events; `profile(fpr)` gives a SignerProfile,
+    `rate(fpr, predecessor)` (when trust roots are configured) a `trust.risk.Risk`, and
+    `transition(previous, new)` (when the upstream publishes a transition statement) the
+    `transition.check_statement` result, checked against the keys in the current keyring."""
     if upstream.keyring is None or not event_ids:
         return []
     wanted = set(event_ids)
@@ -48,6 +50,8 @@ def propose_from_events(review: Review, upstream: Upstream, event_ids: list[int]
             who = profile(Fingerprint(fpr))
             evidence["signer"] = {"fingerprint": fpr, "name": who.name, "created": who.created,
                                   "certifiers": sorted(who.certifiers)}
+            if transition is not None:
+                evidence["transition_statement"] = transition(sorted(in_keyring), Fingerprint(fpr))
             level, reasons = _risk(key_events)
             if rate is not None:
                 risk = rate(Fingerprint(fpr), _predecessor(key_events))

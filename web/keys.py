@@ -27,6 +27,7 @@ from .db import get_config, get_store, get_workspace
 from .security import visible
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
+PAGE = 100  # keys a page: a distribution keyring has ~1,000, and the page must stay fast
 
 _FINGERPRINT = re.compile(r"^[0-9A-F]{40}$|^[0-9A-F]{64}$")
 MAX_ISSUERS = 20  # certifiers of the key drawn; the rest become one "… and N more" node
@@ -37,7 +38,11 @@ DOT_TIMEOUT = 20
 @bp.route("/")
 @login_required
 def index():
-    return render_template("keys/index.html", keys=list_keys(get_store()))
+    keys = list_keys(get_store())
+    pages = max(1, -(-len(keys) // PAGE))
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    return render_template("keys/index.html", keys=keys[(page - 1) * PAGE: page * PAGE], total=len(keys),
+                           page=page, pages=pages)
 
 
 def _resolve(handle: str) -> str:

@@ -46,6 +46,9 @@ _KEPT = frozenset("\n\t")
 
 def visible(text: str, limit: int | None = None) -> str:
     """`text` with control, format and bidi characters shown as \\x.. / \\u.... escapes, cut at `limit`."""
+    if text.isprintable() and (limit is None or len(text) <= limit):
+        # isprintable() is False for every category escaped below (and the bidi controls): nothing to do.
+        return text
     out = []
     for char in text:
         if char in _KEPT:

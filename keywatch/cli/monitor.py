@@ -18,6 +18,7 @@ from ..proposals import Review
 from ..proposing import propose_from_events
 from ..release_history import release_history
 from ..store import Store
+from ..transition import statement_checker
 from ..types import iso, now_ts, parse_time, to_timestamp
 from ..untrusted import for_terminal
 from ..upstreams import add_upstream, remove_upstream
@@ -282,8 +283,10 @@ def _propose(workspace: Workspace, config: Config, store: Store, poller: Poller,
     for report in reports:
         if report.event_ids:
             upstream = config.upstream(report.upstream)
+            transition = (statement_checker(store, upstream.transition_statement, timeout=config.monitor.timeout)
+                          if upstream.transition_statement else None)
             propose_from_events(review, upstream, report.event_ids, release_history(store, upstream.name),
-                                poller.profile, rate)
+                                poller.profile, rate, transition)
 
 
 def _trust_rater(workspace: Workspace, config: Config, store: Store):

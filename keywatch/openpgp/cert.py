@@ -10,7 +10,6 @@ content gives identical bytes, whatever order a keyserver returned.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from ..errors import MalformedPacket
@@ -131,9 +130,6 @@ def _merge_signatures(target: list[Signature], extra: list[Signature]) -> None:
             target.append(sig)
             seen.add(sig.digest)
 
-
-def version_digest(cert: Certificate) -> str:
-    return hashlib.sha256(cert.canonical_bytes()).hexdigest()
 
 
 def certificates_from_bytes(data: bytes, source: str) -> list[Certificate]:

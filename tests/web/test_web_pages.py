@@ -96,3 +96,22 @@ def test_with_trust_roots_the_picture_shows_the_paths_from_them(client, auth, ke
     svg = client.get(f"/keys/{keys['new'].fingerprint}/paths.svg").get_data(as_text=True)
     assert "Old &lt;old@example.org&gt;" in svg and "New &lt;new@example.org&gt;" in svg
     assert '<title>' in svg and 'class="edge"' in svg and ">120<" in svg  # old → new, amount 120
+
+
+def test_key_list_is_paged(client, auth, workspace_root):
+    """A distribution keyring has ~1,000 keys: the list comes 100 a page, and every key is reachable."""
+    import pysequoia
+
+    from keywatch.ingest import import_bytes
+
+    store = Workspace(workspace_root).store()
+    certs = [pysequoia.Tsk.generate(f"Bulk {n} <bulk{n}@example.org>").extract_certificate() for n in range(150)]
+    import_bytes(store, b"".join(bytes(c) for c in certs), "bulk")
+    total = store.conn.execute("SELECT count(*) FROM certs").fetchone()[0]
+    store.close()
+    auth.login("vera")
+    first = client.get("/keys/").get_data(as_text=True)
+    assert f'<span class="count">{total}</span>' in first and "page 1 of 2" in first
+    second = client.get("/keys/?page=2").get_data(as_text=True)
+    shown = first.count('class="fpr"') + second.count('class="fpr"')
+    assert shown == total
