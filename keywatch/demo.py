@@ -100,6 +100,10 @@ def build(root: Path) -> Demo:
     routes["/pub/xz/"] = ("<html><body>" + "<br>".join(links) + "</body></html>").encode()
     routes["/keys.asc"] = (str(lasse_cert) + str(jia_cert)).encode()
     (workspace.keyrings_path / "xz.keyring").write_text(str(lasse_cert))
+    root_fpr = distro.extract_certificate().fingerprint.upper()
+    with workspace.config_path.open("a", encoding="utf-8") as config:
+        config.write(f'\n[trust]\n# The distribution\'s keyring key: trust paths start here.\n'
+                     f'roots = [{{fingerprint = "{root_fpr}", amount = 120}}]\n')
     store = workspace.store()
     try:
         import_bytes(store, bytes(distro.extract_certificate()), "distribution trust root")

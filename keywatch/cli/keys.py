@@ -141,7 +141,7 @@ def _print_key(doc: dict) -> None:
     for sub in doc["subkeys"]:
         state = "revoked" if sub["revoked"] else ("valid" if sub["valid"] else "not valid")
         stdout.print(f"  subkey {sub['fingerprint']} {sub['algorithm']} {sub['curve'] or sub['bits']} "
-                     f"[{','.join(sub['flags'])}] {state}, expires {sub['expires'] or 'never'}")
+                     f"({','.join(sub['flags']) or 'no flags'}) {state}, expires {sub['expires'] or 'never'}")
     for uid in doc["user_ids"]:
         state = "revoked" if uid["revoked"] else ("valid" if uid["valid"] else "not valid")
         primary = " (primary)" if uid["primary"] else ""

@@ -104,7 +104,7 @@ def proposals_show(ctx: Context, proposal_id: int, content: bool, as_json: bool)
     if as_json:
         emit_json(proposal.as_json(with_content=content))
         return
-    stdout.print(f"proposal {proposal.id} [{proposal.state}] {for_terminal(proposal.upstream)}: "
+    stdout.print(f"proposal {proposal.id} ({proposal.state}) {for_terminal(proposal.upstream)}: "
                  f"{for_terminal(proposal.title, 200)}")
     stdout.print(f"  risk {proposal.risk_level}: " + "; ".join(for_terminal(r, 200) for r in proposal.risk_reasons))
     stdout.print(f"  adds {', '.join(proposal.diff['added']) or 'nothing'}; removes "
