@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 need=""
-for tool in sq:sq sq-wot:sq-wot gpg:gnupg gpgv:gpgv faketime:faketime dot:graphviz chromium:chromium git:git zstd:zstd; do
+for tool in sq:sq sq-wot:sq-wot gpg:gnupg gpgv:gpgv faketime:faketime dot:graphviz chromium:chromium git:git zstd:zstd openssl:openssl; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need="$need ${tool#*:}"
 done
 if [ -n "$need" ]; then
