@@ -78,6 +78,7 @@ class ReviewConfig:
     approvals: int = 1
     approvals_high_risk: int = 2
     git_commit: bool = False  # commit written keyrings with Keywatch-Proposal/Approved-by trailers
+    checklists: dict = field(default_factory=dict)  # proposal kind -> what a reviewer confirms (replaces default)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,11 @@ def _expect(value, kind, what: str, where: int, locate: _Locator):
         raise locate.error(where, f"{what} must be a list of strings")
     if kind is dict and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
         raise locate.error(where, f"{what} must be a table of strings")
+    if kind == "checklists":
+        kinds = ("add-signer", "replace-key", "drop-key", "refresh-key", "manual")
+        if not isinstance(value, dict) or any(k not in kinds for k in value) or not all(
+                isinstance(v, list) and v and all(isinstance(i, str) and i.strip() for i in v) for v in value.values()):
+            raise locate.error(where, f"{what} maps proposal kinds ({', '.join(kinds)}) to non-empty lists of text")
     return value
 
 
@@ -195,7 +201,7 @@ _MONITOR_SCHEMA = {"concurrency": int, "timeout": float, "retries": int, "max_si
                    "max_key_bytes": int, "max_index_bytes": int, "max_artifact_bytes": int,
                    "key_expiring_days": int, "alert_retry_seconds": int}
 _SOURCES_SCHEMA = {"keyserver": str, "wkd_servers": dict}
-_REVIEW_SCHEMA = {"approvals": int, "approvals_high_risk": int, "git_commit": bool}
+_REVIEW_SCHEMA = {"approvals": int, "approvals_high_risk": int, "git_commit": bool, "checklists": "checklists"}
 _UPSTREAM_SCHEMA = {"name": str, "keyring": str, "keyring_format": str, "index": str, "pattern": str,
                     "signature_suffixes": list, "keys": list, "git": str, "tag_pattern": str, "interval": str,
                     "backfill": int, "transition_statement": str, "approvals": int}

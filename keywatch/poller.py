@@ -22,6 +22,9 @@ from pathlib import Path
 
 from . import events as ev
 from .alerts import Outbox
+from .audit import HEAD_NAME as AUDIT_HEAD
+from .audit import AuditLog
+from .audit import ensure_schema as ensure_audit_schema
 from .config import Config, Upstream
 from .datasig import DataHasher, SignerIndex, judge, read_detached_signatures
 from .diff import diff_certificates
@@ -78,6 +81,8 @@ class Poller:
                  clock: Callable[[], int] = now_ts) -> None:
         self.root = root
         self.outbox = outbox
+        ensure_audit_schema(store.conn)
+        self.audit = AuditLog(store.conn, root / AUDIT_HEAD)
         self.config = config
         self.store = store
         self.clock = clock
@@ -151,10 +156,20 @@ class Poller:
     def _record(self, report: PollReport, drafts: list[ev.EventDraft]) -> None:
         if not drafts:
             return
+        recorded = {draft.dedup_key: draft for draft in drafts}
         with self.store.transaction() as conn:
             new_ids = ev.record(conn, drafts, self.clock())
-            # Queued in the same transaction: an event is never stored without its deliveries.
+            # Queued in the same transaction: an event is never stored without its deliveries,
+            # nor without its entry in the audit history.
             self.outbox.enqueue(new_ids)
+            rows = conn.execute("SELECT id, kind, severity, version, fingerprint, dedup_key FROM events WHERE id IN "
+                                f"({','.join('?' * len(new_ids))})", new_ids) if new_ids else []
+            for event_id, kind, severity, version, fingerprint, key in rows:
+                self.audit.append("keywatch", "event", report.upstream,
+                                  {"event": event_id, "kind": kind, "severity": severity, "version": version,
+                                   "fingerprint": fingerprint, "message": recorded[key].message})
+        if new_ids:
+            self.audit.publish_head()
         report.event_ids += new_ids
 
     # --- keys ------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ class Review:
         digest = content_digest(content)
         diff = self._diff(current, minimal, reader)
         required = self._required_approvals(upstream, risk_level)
-        checklist = list(DEFAULT_CHECKLISTS[kind])
+        checklist = list(self.config.review.checklists.get(kind) or DEFAULT_CHECKLISTS[kind])
         with self.store.transaction() as conn:
             same = conn.execute("SELECT id FROM proposals WHERE upstream = ? AND kind = ? AND subject = ? "
                                 "AND state = 'open' AND digest = ?", (upstream.name, kind, subject, digest)).fetchone()

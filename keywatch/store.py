@@ -166,7 +166,6 @@ def _v1_key_history(db) -> None:
     db["keys"].create_index(["key_id"], if_not_exists=True)
     db["keys"].create_index(["cert_fingerprint"], if_not_exists=True)
     db["cert_versions"].create_index(["fingerprint"], if_not_exists=True)
-    db["signatures"].create_index(["issuer"], if_not_exists=True)
     db["signatures"].create_index(["cert_fingerprint"], if_not_exists=True)
 
 

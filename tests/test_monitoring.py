@@ -144,6 +144,12 @@ def test_xz_like_history_raises_exactly_the_expected_events(kw, keys):
         server.clear_log()
         assert events_of(kw) == []
         assert len(kw("proposals", "list", "--json").json()) == 1  # still the one proposal
+        # Every event and the configuration change are in the audit history, which verifies.
+        recorded = kw("audit", "log", "--json", "--action", "event", "--limit", "1000").json()
+        all_events = kw("events", "--json").json()
+        assert sorted(e["details"]["event"] for e in recorded) == sorted(e["id"] for e in all_events)
+        assert [e["subject"] for e in kw("audit", "log", "--json", "--action", "upstream-add").json()] == ["xz"]
+        assert kw("audit", "verify", "--json").json()["intact"]
         # An unchanged upstream costs one conditional request per URL, answered 304.
         assert sorted(r.path for r in server.requests) == ["/keys.asc", "/pub/xz/"]
         assert all("if-none-match" in r.headers for r in server.requests)

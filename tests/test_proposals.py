@@ -223,3 +223,28 @@ def test_kill_at_any_point_of_applying_leaves_a_whole_keyring(tmp_path, keys):
         if state == "applied":
             assert found == new_set
     assert outcomes["old"] > 0 and outcomes["new"] > 0, outcomes  # kills landed before and after the rename
+
+
+def test_checklists_are_configurable_and_git_commit_records_who_approved(tmp_path, keys):
+    workspace = make_workspace(tmp_path / "ws", keys, approvals=1)
+    config = workspace.config_path
+    config.write_text(config.read_text().replace("[review]\n", "[review]\ngit_commit = true\n", 1)
+                      + "\n[review.checklists]\nadd-signer = [\"I phoned the new maintainer.\"]\n")
+    subprocess.run(["git", "init", "-q", str(workspace.root)], check=True)
+    subprocess.run(["git", "-C", str(workspace.root), "-c", "user.name=t", "-c", "user.email=t@example.org",
+                    "commit", "-q", "--allow-empty", "-m", "start"], check=True)
+    review = review_of(workspace)
+    proposal = propose_new_signer(review, keys)
+    assert proposal.checklist == ["I phoned the new maintainer."]
+    env_before = dict(os.environ)
+    os.environ.update({"GIT_AUTHOR_NAME": "keywatch", "GIT_AUTHOR_EMAIL": "keywatch@localhost",
+                       "GIT_COMMITTER_NAME": "keywatch", "GIT_COMMITTER_EMAIL": "keywatch@localhost"})
+    try:
+        assert review.approve(proposal.id, ALICE, proposal.digest, proposal.checklist).state == "applied"
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    message = subprocess.run(["git", "-C", str(workspace.root), "log", "-1", "--format=%B"], capture_output=True,
+                             text=True, check=True).stdout
+    assert f"Keywatch-Proposal: {proposal.id}" in message and "Approved-by: alice" in message
+    assert f"Keywatch-Digest: {proposal.digest}" in message
