@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -69,3 +70,23 @@ def json_option(func):
 
 def reference_time(value: str | None) -> int:
     return to_timestamp(parse_time(value)) if value else now_ts()
+
+
+def local_actor() -> str:
+    """Who acts on the command line, for the audit history: the operating-system user."""
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "local:unknown"
+
+
+def audit_change(workspace: Workspace, action: str, subject: str, details: dict) -> None:
+    """Record a change made on the command line in the audit history, in its own transaction."""
+    store = workspace.store()
+    try:
+        log = workspace.audit(store)
+        with store.transaction():
+            log.append(local_actor(), action, subject, details)
+        log.publish_head()
+    finally:
+        store.close()

@@ -17,7 +17,7 @@ from ..openpgp.cert import certificates_from_bytes
 from ..types import iso, now_ts, parse_key_handle
 from ..untrusted import for_terminal
 from ..workspace import Workspace, init
-from .common import (Context, at_option, emit_json, json_option, pass_context, progress_bar, reference_time, stderr,
+from .common import (Context, at_option, audit_change, emit_json, json_option, pass_context, progress_bar, reference_time, stderr,
                      stdout)
 
 
@@ -52,6 +52,10 @@ def import_command(ctx: Context, files: tuple[Path, ...], as_json: bool) -> None
             summary = import_files(store, files, advance, set_total)
     finally:
         store.close()
+    if summary.new or summary.changed:
+        audit_change(workspace, "import", ", ".join(str(f) for f in files)[:500],
+                     {"new": summary.new, "changed": summary.changed, "unchanged": summary.unchanged,
+                      "rejected": summary.rejected})
     if as_json:
         emit_json(summary.as_json())
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import signal
 import sys
 import time
@@ -24,7 +23,7 @@ from ..types import iso, now_ts, parse_time, to_timestamp
 from ..untrusted import for_terminal
 from ..upstreams import add_upstream, remove_upstream
 from ..workspace import Workspace
-from .common import Context, emit_json, json_option, pass_context, stderr, stdout
+from .common import Context, audit_change, emit_json, json_option, pass_context, stderr, stdout
 
 
 @click.group("upstream")
@@ -53,7 +52,7 @@ def upstream_add(ctx: Context, name: str, keyring, keyring_format, index, patter
               "pattern": pattern, "signature_suffixes": list(suffixes), "keys": list(keys), "git": git,
               "tag_pattern": tag_pattern, "interval": interval}
     upstream = add_upstream(workspace.config_path, values)
-    _audit_config_change(workspace, "upstream-add", name, upstream.as_json())
+    audit_change(workspace, "upstream-add", name, upstream.as_json())
     if as_json:
         emit_json(upstream.as_json())
     else:
@@ -67,27 +66,8 @@ def upstream_remove(ctx: Context, name: str) -> None:
     """Remove upstream NAME from keywatch.toml (its history stays in the store)."""
     workspace = ctx.workspace()
     remove_upstream(workspace.config_path, name)
-    _audit_config_change(workspace, "upstream-remove", name, {})
+    audit_change(workspace, "upstream-remove", name, {})
     stdout.print(f"upstream {for_terminal(name)} removed from {workspace.config_path}")
-
-
-def _audit_config_change(workspace: Workspace, action: str, name: str, details: dict) -> None:
-    """Configuration changes are trust decisions too: who changed which upstream, and how."""
-    store = workspace.store()
-    try:
-        log = workspace.audit(store)
-        with store.transaction():
-            log.append(_local_actor(), action, name, details)
-        log.publish_head()
-    finally:
-        store.close()
-
-
-def _local_actor() -> str:
-    try:
-        return f"local:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "local:unknown"
 
 
 def _state(store: Store) -> dict[str, dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 
@@ -14,14 +13,7 @@ from ..proposals import Review
 from ..types import now_ts, parse_fingerprint
 from ..untrusted import for_terminal
 from ..users import ROLES, add_user, ensure_schema
-from .common import Context, emit_json, json_option, pass_context, stdout
-
-
-def _actor() -> str:
-    try:
-        return f"local:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "local:unknown"
+from .common import Context, emit_json, json_option, local_actor, pass_context, stdout
 
 
 def open_review(ctx: Context):
@@ -50,11 +42,11 @@ def propose_command(ctx: Context, name: str, add_file: Path | None, remove_fpr: 
             if summary.rejected:
                 raise InputError(summary.errors[0]["message"])
             add = summary.fingerprints
-            proposal = review.propose(upstream, "manual", add[0], _actor(), add=add,
+            proposal = review.propose(upstream, "manual", add[0], local_actor(), add=add,
                                       title=title or f"add {', '.join(add)}")
         else:
             fpr = parse_fingerprint(remove_fpr)
-            proposal = review.propose(upstream, "drop-key", fpr, _actor(), remove=[fpr],
+            proposal = review.propose(upstream, "drop-key", fpr, local_actor(), remove=[fpr],
                                       title=title or f"remove {fpr}")
     finally:
         store.close()
@@ -134,7 +126,7 @@ def user_add(ctx: Context, name: str, role: str, password_stdin: bool) -> None:
         log = workspace.audit(store)
         with store.transaction() as conn:
             add_user(conn, name, role, password, now_ts())
-            log.append(_actor(), "user-add", name, {"role": role})
+            log.append(local_actor(), "user-add", name, {"role": role})
         log.publish_head()
     finally:
         store.close()
