@@ -24,13 +24,13 @@ import secrets
 import stat
 import threading
 import time
-import unicodedata
 from collections import deque
 from pathlib import Path
 
 from flask import Flask, Response, abort, request, session
 from markupsafe import Markup
 
+from keywatch import untrusted
 from keywatch.errors import WorkspaceError
 
 CSRF_FIELD = "csrf_token"
@@ -40,29 +40,12 @@ SECRET_NAME = "web-secret"
 
 # --- untrusted text -------------------------------------------------------------------------------
 
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _KEPT = frozenset("\n\t")
 
 
 def visible(text: str, limit: int | None = None) -> str:
-    """`text` with control, format and bidi characters shown as \\x.. / \\u.... escapes, cut at `limit`."""
-    if text.isprintable() and (limit is None or len(text) <= limit):
-        # isprintable() is False for every category escaped below (and the bidi controls): nothing to do.
-        return text
-    out = []
-    for char in text:
-        if char in _KEPT:
-            out.append(char)
-            continue
-        if char in _BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    shown = "".join(out)
-    if limit is not None and len(shown) > limit:
-        shown = shown[: limit - 1] + "…"
-    return shown
+    """`text` with control, format and bidi characters shown as escapes (new lines and tabs kept), cut at `limit`."""
+    return untrusted.visible(text, limit, keep=_KEPT)
 
 
 def finalize(value):
