@@ -99,7 +99,6 @@ def build(root: Path, n_keys: int, n_events: int, n_upstreams: int) -> dict:
             events.record(conn, drafts[i:i + 100], now - (n_events - i) * 1500)
     assert store.conn.execute("SELECT count(*) FROM events").fetchone()[0] == n_events
 
-    users.ensure_schema(store.conn)
     with store.transaction() as conn:
         users.add_user(conn, "rita", "reviewer", PASSWORD, now)
     review = Review(ws.root, ws.config(), store, ws.audit(store))

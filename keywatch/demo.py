@@ -25,7 +25,7 @@ from .cli.monitor import run_poll
 from .errors import InputError
 from .ingest import import_bytes
 from .upstreams import add_upstream
-from .users import add_user, ensure_schema
+from .users import add_user
 from .workspace import Workspace, init
 
 RELEASES = [("5.4.0", "lasse"), ("5.4.1", "lasse"), ("5.4.2", "lasse"), ("5.4.3", "lasse"), ("5.6.0", "jia")]
@@ -119,7 +119,6 @@ def build(root: Path) -> Demo:
 
 
 def _users(workspace: Workspace, store) -> dict[str, str]:
-    ensure_schema(store.conn)
     passwords = {}
     log = workspace.audit(store)
     with store.transaction() as conn:

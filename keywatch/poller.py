@@ -24,7 +24,6 @@ from . import events as ev
 from .alerts import Outbox
 from .audit import HEAD_NAME as AUDIT_HEAD
 from .audit import AuditLog
-from .audit import ensure_schema as ensure_audit_schema
 from .config import Config, Upstream
 from .datasig import DataHasher, SignerIndex, judge, read_detached_signatures
 from .diff import diff_certificates
@@ -81,7 +80,6 @@ class Poller:
                  clock: Callable[[], int] = now_ts) -> None:
         self.root = root
         self.outbox = outbox
-        ensure_audit_schema(store.conn)
         self.audit = AuditLog(store.conn, root / AUDIT_HEAD)
         self.config = config
         self.store = store

@@ -149,7 +149,6 @@ class Review:
         self.config = config
         self.store = store
         self.audit = audit
-        ensure_schema(store.conn)
 
     # --- the keyring as it is -------------------------------------------------------------------
 

@@ -219,7 +219,16 @@ def _v3_trust(db) -> None:
         db.conn.execute(statement)
 
 
-_MIGRATIONS = [_v1_key_history, _v2_monitoring, _v3_trust]
+def _v4_review(db) -> None:
+    # Sign-off: accounts, proposals and decisions, and the append-only audit history (each module owns its DDL).
+    from . import audit, proposals, users
+
+    users.ensure_schema(db.conn)
+    proposals.ensure_schema(db.conn)
+    audit.ensure_schema(db.conn)
+
+
+_MIGRATIONS = [_v1_key_history, _v2_monitoring, _v3_trust, _v4_review]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

@@ -47,9 +47,8 @@ class Workspace:
         return Store(self.database_path)
 
     def audit(self, store: Store) -> "AuditLog":
-        from .audit import HEAD_NAME, AuditLog, ensure_schema  # only commands that record decisions need it
+        from .audit import HEAD_NAME, AuditLog  # only commands that record decisions need it
 
-        ensure_schema(store.conn)
         return AuditLog(store.conn, self.root / HEAD_NAME)
 
 

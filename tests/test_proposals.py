@@ -22,7 +22,7 @@ import pytest
 import certgen
 from keywatch.ingest import import_bytes
 from keywatch.proposals import Review, ReviewError
-from keywatch.users import User, add_user, ensure_schema
+from keywatch.users import User, add_user
 from keywatch.workspace import Workspace, init
 
 UTC = dt.timezone.utc
@@ -56,7 +56,6 @@ def make_workspace(root: Path, keys: dict, approvals: int = 2) -> Workspace:
     store = workspace.store()
     for name in ("old", "new", "flood"):
         import_bytes(store, keys[name].cert, name)
-    ensure_schema(store.conn)
     with store.transaction() as conn:
         for user in (ALICE, BOB, VERA):
             add_user(conn, user.name, user.role, "correct horse battery", 0)

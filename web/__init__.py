@@ -50,7 +50,6 @@ def create_app(workspace_root: str | Path, test_config: dict | None = None) -> F
 
     from . import audit, auth, dashboard, keys, proposals, upstreams
 
-    db.ensure_schemas(workspace)
     db.init_app(app)
     auth.init_app(app)  # who is asking, before security checks what they sent
     security.init_app(app)

@@ -11,11 +11,9 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
-from keywatch import users
 from keywatch.audit import AuditLog
 from keywatch.config import Config
 from keywatch.proposals import Review
-from keywatch.proposals import ensure_schema as ensure_review_schema
 from keywatch.store import Store
 from keywatch.workspace import Workspace
 
@@ -54,17 +52,6 @@ def close_db(exc: BaseException | None = None) -> None:
         g.pop(name, None)
     store = g.pop("store", None)
     if store is not None:
-        store.close()
-
-
-def ensure_schemas(workspace: Workspace) -> None:
-    """Create the tables the UI reads (accounts, proposals, audit) once, at start-up."""
-    store = workspace.store()
-    try:
-        users.ensure_schema(store.conn)
-        ensure_review_schema(store.conn)
-        workspace.audit(store)
-    finally:
         store.close()
 
 

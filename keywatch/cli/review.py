@@ -12,7 +12,7 @@ from ..ingest import import_files
 from ..proposals import Review
 from ..types import now_ts, parse_fingerprint
 from ..untrusted import for_terminal
-from ..users import ROLES, add_user, ensure_schema
+from ..users import ROLES, add_user
 from .common import Context, emit_json, json_option, local_actor, pass_context, stdout
 
 
@@ -122,7 +122,6 @@ def user_add(ctx: Context, name: str, role: str, password_stdin: bool) -> None:
     workspace = ctx.workspace()
     store = workspace.store()
     try:
-        ensure_schema(store.conn)
         log = workspace.audit(store)
         with store.transaction() as conn:
             add_user(conn, name, role, password, now_ts())

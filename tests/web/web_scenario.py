@@ -26,7 +26,7 @@ from httpserver import LoopbackServer
 
 from keywatch.ingest import import_bytes
 from keywatch.proposals import Review
-from keywatch.users import add_user, ensure_schema
+from keywatch.users import add_user
 from keywatch.workspace import Workspace, init
 
 UTC = dt.UTC
@@ -94,7 +94,6 @@ def build_workspace(root: Path, keys: dict) -> Workspace:
     try:
         for name, key in keys.items():
             import_bytes(store, key.cert, f"test:{name}")
-        ensure_schema(store.conn)
         with store.transaction() as conn:
             for user, role in ACCOUNTS.items():
                 add_user(conn, user, role, PASSWORD, 0)
