@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -41,3 +42,11 @@ class Keywatch:
         if check and result.code != 0:
             raise AssertionError(f"keywatch {' '.join(args)} exited {result.code}: {result.stderr}")
         return result
+
+    def query(self, sql: str, *args) -> list[tuple]:
+        """Read the workspace's database directly (read-only), to check what a command stored."""
+        db = sqlite3.connect(f"file:{self.workspace / 'keywatch.db'}?mode=ro", uri=True)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()

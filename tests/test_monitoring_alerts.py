@@ -13,17 +13,14 @@ import hashlib
 import hmac
 import json
 import socket
-import sqlite3
-import threading
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
 from httpserver import LoopbackServer
+from webhook import WebhookReceiver
 
 SECRET = "hook-secret-7f3a"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -31,56 +28,17 @@ SENDER = "keywatch@example.org"
 RECIPIENTS = ["packagers@example.org", "security@example.org"]
 
 
-@dataclass
-class Post:
-    headers: dict[str, str]
-    body: bytes
-
-
-class WebhookReceiver:
-    """An HTTP server on 127.0.0.1 that records every POST; its port is bound but refuses connections until start()."""
-
-    def __init__(self) -> None:
-        self.posts: list[Post] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.append(Post({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
-        self.server.daemon_threads = True
-        self.server.server_bind()  # bound, not listening: a connection is refused
-        self.url = f"http://127.0.0.1:{self.server.server_port}/keywatch"
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.server.server_activate()
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        if self.thread is not None:
-            self.server.shutdown()
-        self.server.server_close()
-
-    def verified_events(self) -> list[dict]:
-        """Every event posted, in order, after checking each request's HMAC-SHA256 signature ourselves."""
-        events = []
-        for post in self.posts:
-            expected = "sha256=" + hmac.new(SECRET.encode(), post.body, hashlib.sha256).hexdigest()
-            assert hmac.compare_digest(post.headers.get("x-keywatch-signature", ""), expected), post.headers
-            assert post.headers["content-type"] == "application/json"
-            [event] = json.loads(post.body)["events"]
-            assert post.headers["x-keywatch-event-ids"] == str(event["id"])
-            events.append(event)
-        return events
+def verified_events(receiver: WebhookReceiver) -> list[dict]:
+    """Every event posted, in order, after checking each request's HMAC-SHA256 signature ourselves."""
+    events = []
+    for post in receiver.requests:
+        expected = "sha256=" + hmac.new(SECRET.encode(), post.body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(post.headers.get("x-keywatch-signature", ""), expected), post.headers
+        assert post.headers["content-type"] == "application/json"
+        [event] = json.loads(post.body)["events"]
+        assert post.headers["x-keywatch-event-ids"] == str(event["id"])
+        events.append(event)
+    return events
 
 
 class SmtpServer:
@@ -172,14 +130,6 @@ path = "alerts.atom"
 """, encoding="utf-8")
 
 
-def query(kw, sql: str, *args) -> list[tuple]:
-    db = sqlite3.connect(f"file:{kw.workspace / 'keywatch.db'}?mode=ro", uri=True)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
-
-
 def stored_events(kw) -> list[dict]:
     return sorted(kw("events", "--json").json(), key=lambda e: e["id"])
 
@@ -209,18 +159,18 @@ def test_poll_alerts_reach_webhook_mail_and_feed(kw, upstream, webhook, smtp):
 
     events = stored_events(kw)
     assert [(e["kind"], e["version"]) for e in events] == [("unsigned_release", "1.0"), ("unsigned_release", "1.1")]
-    posted = webhook.verified_events()
+    posted = verified_events(webhook)
     assert [(p["id"], p["kind"], p["upstream"], p["version"], p["message"]) for p in posted] == [
         (e["id"], e["kind"], e["upstream"], e["version"], e["message"]) for e in events]
     check_mails(smtp, events)
     assert feed_ids(kw.workspace / "alerts.atom") == [f"urn:keywatch:event:{e['id']}" for e in reversed(events)]
-    assert query(kw, "SELECT count(*) FROM outbox WHERE delivered IS NULL") == [(0,)]
-    assert query(kw, "SELECT sink, count(*) FROM outbox GROUP BY sink ORDER BY sink") == [
+    assert kw.query("SELECT count(*) FROM outbox WHERE delivered IS NULL") == [(0,)]
+    assert kw.query("SELECT sink, count(*) FROM outbox GROUP BY sink ORDER BY sink") == [
         ("feed", 2), ("hook", 2), ("mail", 2)]
 
     # Nothing new: polling again sends nothing.
     assert kw("poll", "--json").json()["events"] == 0
-    assert (len(webhook.posts), len(smtp.mails)) == (2, 2)
+    assert (len(webhook.requests), len(smtp.mails)) == (2, 2)
 
 
 def test_receivers_down_lose_nothing_and_get_each_event_once_when_back(kw, upstream, webhook, smtp):
@@ -233,7 +183,7 @@ def test_receivers_down_lose_nothing_and_get_each_event_once_when_back(kw, upstr
     events = stored_events(kw)
     ids = [e["id"] for e in events]
     assert len(ids) == 2
-    pending = query(kw, "SELECT sink, event_id, attempts, last_error FROM outbox WHERE delivered IS NULL"
+    pending = kw.query("SELECT sink, event_id, attempts, last_error FROM outbox WHERE delivered IS NULL"
                         " ORDER BY sink, event_id")
     assert [(sink, event_id, attempts) for sink, event_id, attempts, _ in pending] == [
         ("hook", ids[0], 1), ("hook", ids[1], 1), ("mail", ids[0], 1), ("mail", ids[1], 1)]
@@ -243,17 +193,17 @@ def test_receivers_down_lose_nothing_and_get_each_event_once_when_back(kw, upstr
 
     webhook.start()
     smtp.start()
-    [(due,)] = query(kw, "SELECT max(next_attempt) FROM outbox WHERE delivered IS NULL")
+    [(due,)] = kw.query("SELECT max(next_attempt) FROM outbox WHERE delivered IS NULL")
     time.sleep(max(0.0, due - time.time()))  # alert_retry_seconds = 1: due about a second after the poll
     watched = kw("watch", "--once")
     assert "not delivered yet" not in watched.stderr, watched.stderr
 
-    assert [e["id"] for e in webhook.verified_events()] == ids
+    assert [e["id"] for e in verified_events(webhook)] == ids
     check_mails(smtp, events)
-    assert query(kw, "SELECT count(*) FROM outbox WHERE delivered IS NULL") == [(0,)]
+    assert kw.query("SELECT count(*) FROM outbox WHERE delivered IS NULL") == [(0,)]
 
     # Later runs deliver nothing again, and the feed still holds each event once.
     assert kw("poll", "--json").json()["events"] == 0
     kw("watch", "--once")
-    assert (len(webhook.posts), len(smtp.mails)) == (2, 2)
+    assert (len(webhook.requests), len(smtp.mails)) == (2, 2)
     assert feed_ids(kw.workspace / "alerts.atom") == [f"urn:keywatch:event:{i}" for i in reversed(ids)]

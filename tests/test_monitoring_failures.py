@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sqlite3
 import subprocess
 import threading
 import time
@@ -70,14 +69,6 @@ class Counted:
             self.calls += 1
         exchange.wfile = Counting()
         self.handler(exchange)
-
-
-def query(kw, sql: str, *args) -> list[tuple]:
-    db = sqlite3.connect(f"file:{kw.workspace / 'keywatch.db'}?mode=ro", uri=True)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
 
 
 @pytest.fixture(scope="module")
@@ -200,9 +191,9 @@ pattern = {pattern}
             assert listed[name]["last_poll"] is not None and listed[name]["last_success"] is None
 
         # Nothing half-written: no release, index digest or key snapshot of a failed upstream.
-        assert query(kw, "SELECT DISTINCT upstream FROM releases") == [("good",)]
-        assert query(kw, "SELECT name FROM upstream_state WHERE index_digest IS NOT NULL") == [("good",)]
-        assert query(kw, "SELECT upstream FROM key_source_snapshots") == [("good",)]
+        assert kw.query("SELECT DISTINCT upstream FROM releases") == [("good",)]
+        assert kw.query("SELECT name FROM upstream_state WHERE index_digest IS NOT NULL") == [("good",)]
+        assert kw.query("SELECT upstream FROM key_source_snapshots") == [("good",)]
 
         # Repaired upstreams are picked up in full by the next poll; the others still fail, the same way.
         server.route("/big/big-1.0.tar.gz.sig", sign_detached(work, key, tarball))
@@ -217,7 +208,7 @@ pattern = {pattern}
         [big] = kw("releases", "big", "--json").json()
         assert big["signature_status"] == "signed"
         assert [(s["signer"], s["status"]) for s in big["signers"]] == [(key.fingerprint, "good")]
-        [(snapshot,)] = query(kw, "SELECT fingerprints FROM key_source_snapshots WHERE upstream = 'html'")
+        [(snapshot,)] = kw.query("SELECT fingerprints FROM key_source_snapshots WHERE upstream = 'html'")
         assert list(json.loads(snapshot)) == [key.fingerprint]
         listed = {u["name"]: u for u in kw("upstream", "list", "--json").json()}
         assert listed["big"]["last_error"] is None and listed["html"]["last_error"] is None

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .bashvars import Script, Unknown, read_script
+from .bashvars import Script, Unknown, read_script, script_problems
 from .findings import ProblemLog, UpstreamFinding
 from .releaseurl import VERSION_GROUP, NotDerivable, derive, escape, is_archive, signature_suffixes, without_fragment
 
@@ -77,22 +77,10 @@ def read_package(package: Path, problems: ProblemLog) -> list[UpstreamFinding]:
     return [finding]
 
 
-def _report_script(script: Script, pkgbuild: Path, problems: ProblemLog) -> None:
+def _report_script(script: Script, path: Path, problems: ProblemLog) -> None:
     """Everything the reader could not evaluate that could change a value we use."""
-    for line, message in script.syntax_errors:
-        problems.add(pkgbuild, line, f"cannot read: {message}")
-    for line, what in script.skipped:
-        problems.add(pkgbuild, line, what)
-    for assignment in script.assignments:
-        used = assignment.name in USED_VARIABLES or assignment.name.startswith("source_")
-        if not used:
-            continue
-        for error in assignment.errors:
-            problems.add(pkgbuild, assignment.line, f"{assignment.name}: {error}")
-        if assignment.conditional:
-            problems.add(pkgbuild, assignment.line, f"{assignment.name} is set inside a condition or loop, "
-                                                    "which is not evaluated: read as if it ran")
-
+    for line, message in script_problems(script, lambda name: name in USED_VARIABLES or name.startswith("source_")):
+        problems.add(path, line, message)
 
 def _scalar(script: Script, name: str) -> str | None:
     value = script.value(name)

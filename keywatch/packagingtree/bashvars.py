@@ -142,6 +142,20 @@ class Script:
 
 # --- the reader --------------------------------------------------------------------------------
 
+def script_problems(script: Script, used) -> list[tuple[int, str]]:
+    """(line, message) for everything the reader could not evaluate that could change a value `used(name)` needs."""
+    found = [(line, f"cannot read: {message}") for line, message in script.syntax_errors]
+    found += list(script.skipped)
+    for assignment in script.assignments:
+        if not used(assignment.name):
+            continue
+        found += [(assignment.line, f"{assignment.name}: {error}") for error in assignment.errors]
+        if assignment.conditional:
+            found.append((assignment.line, f"{assignment.name} is set inside a condition or loop, which is not "
+                                           "evaluated: read as if it ran"))
+    return found
+
+
 def read_script(text: str, initial: dict[str, Value] | None = None) -> Script:
     """Parse `text` and evaluate its top-level declarations, starting from `initial` variables."""
     reader = _Reader(text, dict(initial or {}))

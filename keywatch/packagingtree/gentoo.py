@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..versions import version_key
-from .bashvars import Script, read_script
+from .bashvars import Script, read_script, script_problems
 from .findings import ProblemLog, UpstreamFinding
 from .releaseurl import NotDerivable, derive, is_archive, resolve_mirror, signature_suffixes, without_fragment
 
@@ -130,19 +130,9 @@ def _read_package(package: Path, key_packages: dict[str, Path], key_scripts: dic
 
 
 def _report_script(script: Script, path: Path, problems: ProblemLog) -> None:
-    for line, message in script.syntax_errors:
-        problems.add(path, line, f"cannot read: {message}")
-    for line, what in script.skipped:
-        problems.add(path, line, what)
-    for assignment in script.assignments:
-        if assignment.name not in USED_VARIABLES:
-            continue
-        for error in assignment.errors:
-            problems.add(path, assignment.line, f"{assignment.name}: {error}")
-        if assignment.conditional:
-            problems.add(path, assignment.line, f"{assignment.name} is set inside a condition, which is not "
-                                                "evaluated: read as if it held")
-
+    """Everything the reader could not evaluate that could change a value we use."""
+    for line, message in script_problems(script, USED_VARIABLES.__contains__):
+        problems.add(path, line, message)
 
 def _assigned_at(script: Script, name: str) -> int | None:
     assignments = script.assignments_of(name)
