@@ -21,7 +21,7 @@ from . import policy
 from .errors import InputError, KeywatchError, MalformedPacket, NotFound
 from .openpgp.cert import Certificate, assemble, certificates_from_bytes
 from .openpgp.keymaterial import parse_public_key
-from .openpgp.packets import DEFAULT_MAX_INPUT_BYTES, TAG_PUBLIC_KEY, Packet, binary_certificate_slices, read_packets
+from .openpgp.packets import DEFAULT_MAX_INPUT_BYTES, TAG_PUBLIC_KEY, Packet, binary_frames, read_packets
 from .openpgp.validity import cert_state
 from .openpgp.verify import ISSUER_UNKNOWN, IssuerIndex, Verdict, Verifier
 from .parallel import fork_map, worker_count
@@ -100,7 +100,9 @@ def import_bytes(store: Store, data: bytes, source: str, summary: ImportSummary 
         return _seen_again(store, known_versions, source, file_digest, now, summary)
     stored, latest = store.version_digests(), store.latest_versions()
     issuers = issuer_index_from_store(store)
-    plan = _Plan(data, source, worker_count() * 4)
+    # Many small runs: the workers stay evenly loaded, and the rows of the last run, which the
+    # parent writes while every worker is idle, are few.
+    plan = _Plan(data, source, worker_count() * 16)
     in_file = [_add_primary(body, issuers) for body in plan.primary_bodies]
     ranges = plan.ranges if len(set(in_file)) == len(in_file) else [plan.whole]  # a repeated cert: one piece
     cache = store.verification_cache()
@@ -108,7 +110,7 @@ def import_bytes(store: Store, data: bytes, source: str, summary: ImportSummary 
         on_total(len(in_file))
 
     def process(bounds: tuple[int, int]) -> _ChunkResult:
-        return _process_chunk(plan.packets_of(bounds), source, issuers, cache, now)
+        return _process_chunk(plan.packets_of(bounds), bounds[0], source, issuers, cache, now)
 
     digests: list[str] = []
     with store.transaction() as conn:
@@ -162,21 +164,26 @@ class _Plan:
 
     def __init__(self, data: bytes, source: str, parts: int) -> None:
         self.data, self.source = data, source
-        split = binary_certificate_slices(data, parts)
-        if split is None:
-            # Armored or unusual framing: Sequoia parses it in one piece here, then workers take runs of packets.
-            self.packets: list[Packet] | None = read_packets(data, source)
+        self.frames = binary_frames(data)
+        if self.frames is None:
+            # Armored or unusual framing: Sequoia parses it here, in one piece.
+            self.packets: list[Packet] = read_packets(data, source)
+            tags = [packet.tag for packet in self.packets]
             self.primary_bodies = [p.body for p in self.packets if p.tag == TAG_PUBLIC_KEY]
-            self.ranges, self.whole = certificate_ranges(self.packets, parts), (0, len(self.packets))
         else:
-            # Plain binary keyring: each worker has Sequoia parse its own byte range of whole certificates.
-            self.packets = None
-            (self.ranges, self.primary_bodies), self.whole = split, (0, len(data))
+            # A plain binary keyring: each worker cuts its own packets out of the (shared, forked) bytes.
+            self.packets = []
+            tags = [tag for tag, _, _ in self.frames]
+            self.primary_bodies = [data[start:end] for tag, start, end in self.frames if tag == TAG_PUBLIC_KEY]
+            if not self.frames:
+                raise MalformedPacket(f"{source}: empty file, no OpenPGP data")
+        self.ranges, self.whole = certificate_ranges(tags, parts), (0, len(tags))
 
     def packets_of(self, bounds: tuple[int, int]) -> list[Packet]:
-        if self.packets is not None:
+        if self.frames is None:
             return self.packets[bounds[0]:bounds[1]]
-        return read_packets(self.data[bounds[0]:bounds[1]], self.source)
+        data = self.data
+        return [Packet(tag, data[start:end]) for tag, start, end in self.frames[bounds[0]:bounds[1]]]
 
 
 def _add_primary(body: bytes, issuers: IssuerIndex) -> bytes | None:
@@ -199,10 +206,10 @@ class _ChunkResult:
     certs: list[tuple[str, str]]  # (fingerprint, version digest)
 
 
-def _process_chunk(packets: list[Packet], source: str, issuers: IssuerIndex, cache: dict[bytes, bool],
-                   now: int) -> _ChunkResult:
+def _process_chunk(packets: list[Packet], first_index: int, source: str, issuers: IssuerIndex,
+                   cache: dict[bytes, bool], now: int) -> _ChunkResult:
     """Assemble, verify and turn into rows one run of whole certificates (runs in a worker)."""
-    certs = assemble(packets, source)
+    certs = assemble(packets, source, first_index)
     verifier = Verifier(issuers, cache)
     verdicts = verifier.verify_certificates(certs)
     rows = Rows()
@@ -216,13 +223,13 @@ def _process_chunk(packets: list[Packet], source: str, issuers: IssuerIndex, cac
     return _ChunkResult(rows, done)
 
 
-def certificate_ranges(packets: list[Packet], parts: int) -> list[tuple[int, int]]:
-    """Split a packet list into about `parts` runs, each starting at a primary key packet."""
-    starts = [i for i, p in enumerate(packets) if p.tag == TAG_PUBLIC_KEY]
+def certificate_ranges(tags: list[int], parts: int) -> list[tuple[int, int]]:
+    """Split a packet list (given by its tags) into about `parts` runs, each starting at a primary key."""
+    starts = [i for i, tag in enumerate(tags) if tag == TAG_PUBLIC_KEY]
     if not starts or starts[0] != 0:
         starts = [0] + starts
     step = max(1, -(-len(starts) // parts))
-    cuts = starts[::step] + [len(packets)]
+    cuts = starts[::step] + [len(tags)]
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if a < b]
 
 
@@ -255,12 +262,11 @@ def _rows_for_cert(rows: Rows, cert: Certificate, canonical: bytes, digest: str,
         rows.user_ids.append((fpr, uid.text, uid.value, int(uid.is_attribute), now))
     for component, sig in placed_signatures(cert):
         verdict: Verdict = verdict_of(sig)
-        placement = placement_id(fpr, component, sig)
         rows.signatures.append((
-            placement, fpr, component, sig.digest, sig.sig_type, verdict.issuer,
-            ",".join(key_id_from_bytes(k) for k in sig.issuer_key_ids), sig.created, sig.expires,
-            sig.hash_algorithm, sig.trust_depth, sig.trust_amount, json.dumps(list(sig.regexes)) if sig.regexes else None,
-            int(sig.exportable), sig.revocation_reason, verdict.status, verdict.reason,
+            placement_id(fpr, component, sig), fpr, component, sig.digest, sig.sig_type, verdict.issuer,
+            ",".join(key_id_from_bytes(k) for k in sig.issuer_key_ids), sig.created, sig.expires, sig.hash_algorithm, sig.trust_depth, sig.trust_amount,
+            json.dumps(list(sig.regexes)) if sig.regexes else None, int(sig.exportable), sig.revocation_reason,
+            verdict.status, verdict.reason,
         ))
 
 
@@ -303,11 +309,16 @@ def placement_id(fingerprint: Fingerprint, component: str, sig) -> bytes:
 
 def placed_signatures(cert: Certificate):
     """(component, signature) for every signature; component: primary, uid:<hex>, subkey:<FPR>."""
-    yield from (("primary", sig) for sig in cert.direct)
+    for sig in cert.direct:
+        yield "primary", sig
     for uid in cert.user_ids:
-        yield from ((f"uid:{uid.value.hex()}", sig) for sig in uid.signatures)
+        component = f"uid:{uid.value.hex()}"
+        for sig in uid.signatures:
+            yield component, sig
     for sub in cert.subkeys:
-        yield from ((f"subkey:{sub.fingerprint}", sig) for sig in sub.signatures)
+        component = f"subkey:{sub.fingerprint}"
+        for sig in sub.signatures:
+            yield component, sig
 
 
 def load_certificate(store: Store, fingerprint: Fingerprint) -> Certificate:

@@ -228,7 +228,14 @@ def _v4_review(db) -> None:
     audit.ensure_schema(db.conn)
 
 
-_MIGRATIONS = [_v1_key_history, _v2_monitoring, _v3_trust, _v4_review]
+def _v5_check_cache(db) -> None:
+    # Verification results are now cached under the inputs of the check itself (digest, signature fields,
+    # issuer key material: see openpgp/verify.py); older keys can never match again. One B-tree, no rowid.
+    db.conn.execute("DROP TABLE IF EXISTS verifications")
+    db.conn.execute("CREATE TABLE verifications (key BLOB PRIMARY KEY, ok INTEGER) WITHOUT ROWID")
+
+
+_MIGRATIONS = [_v1_key_history, _v2_monitoring, _v3_trust, _v4_review, _v5_check_cache]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import MalformedPacket
-from ..types import Fingerprint, fingerprint_from_bytes
+from ..types import Fingerprint
 from .keymaterial import PublicKey, parse_public_key
 from .packets import (
     TAG_MARKER,
@@ -61,7 +61,7 @@ class SubkeyComponent:
 
     @property
     def fingerprint(self) -> Fingerprint:
-        return fingerprint_from_bytes(self.key.fingerprint)
+        return Fingerprint(self.key.hex_fingerprint)
 
 
 @dataclass(slots=True)
@@ -74,7 +74,7 @@ class Certificate:
 
     @property
     def fingerprint(self) -> Fingerprint:
-        return fingerprint_from_bytes(self.primary.fingerprint)
+        return Fingerprint(self.primary.hex_fingerprint)
 
     def canonical_bytes(self) -> bytes:
         """The certificate as one canonical packet sequence: same content, same bytes."""
@@ -137,12 +137,13 @@ def certificates_from_bytes(data: bytes, source: str) -> list[Certificate]:
     return assemble(read_packets(data, source), source)
 
 
-def assemble(packets: list[Packet], source: str) -> list[Certificate]:
+def assemble(packets: list[Packet], source: str, first_index: int = 0) -> list[Certificate]:
+    """Certificates from a packet list; `first_index` is the first packet's number in the input, for errors."""
     by_fingerprint: dict[bytes, Certificate] = {}
     current: Certificate | None = None
     # Where the next signature goes: the cert's direct list, a user ID or a subkey.
     target: list[Signature] | None = None
-    for index, packet in enumerate(packets):
+    for index, packet in enumerate(packets, first_index):
         tag = packet.tag
         if tag == TAG_PUBLIC_KEY:
             primary = _parse_key(packet, index, source)

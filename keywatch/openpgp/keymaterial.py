@@ -109,17 +109,30 @@ _ECDSA = {size: ec.ECDSA(prehashed) for size, prehashed in _DSS_PREHASHED.items(
 _PKCS1V15 = padding.PKCS1v15()
 
 
+def _hash_constructor(name: str) -> Callable[[], Any] | None:
+    """hashlib's own constructor where it has one (cheaper than hashlib.new), None if unavailable."""
+    constructor = getattr(hashlib, name, None)
+    if constructor is not None:
+        return constructor
+    try:
+        hashlib.new(name)
+    except ValueError:
+        return None
+    return lambda: hashlib.new(name)
+
+
+# Looked up for every signature checked (tens of thousands a keyring), so built once.
+_HASH_CONSTRUCTORS = {algorithm: _hash_constructor(name) for algorithm, name in _HASHLIB_NAMES.items()}
+
+
 def new_hash(hash_algorithm: int) -> Any:
     """A fresh hashlib object for an OpenPGP hash ID, so callers never map IDs themselves."""
-    name = _HASHLIB_NAMES.get(hash_algorithm)
-    if name is None:
+    constructor = _HASH_CONSTRUCTORS.get(hash_algorithm)
+    if constructor is not None:
+        return constructor()
+    if hash_algorithm not in _HASHLIB_NAMES:
         raise UnsupportedAlgorithm(f"unknown OpenPGP hash algorithm {hash_algorithm}")
-    try:
-        return hashlib.new(name)
-    except ValueError:
-        raise UnsupportedAlgorithm(
-            f"hash algorithm {HASH_ALGORITHMS[hash_algorithm]} is not available in this Python"
-        ) from None
+    raise UnsupportedAlgorithm(f"hash algorithm {HASH_ALGORITHMS[hash_algorithm]} is not available in this Python")
 
 
 # --- public-key algorithms and curves ---------------------------------------
@@ -619,6 +632,7 @@ class PublicKey:
     body: bytes
     fingerprint: bytes
     key_id: bytes
+    hex_fingerprint: str  # upper-case hex, the `Fingerprint` form; kept because every verdict names its issuer
     _material: _Material = field(repr=False)
     _verifier: _Verifier | None = field(default=None, repr=False)
 
@@ -725,6 +739,7 @@ def _key(
         body=body,
         fingerprint=fingerprint,
         key_id=key_id,
+        hex_fingerprint=fingerprint.hex().upper(),
         _material=material,
     )
 

@@ -1,9 +1,11 @@
 """Turning bytes (armored or binary) into a flat list of OpenPGP packets.
 
-Framing and de-armoring are pysequoia's job (Sequoia's parser is the one
-distributions already trust); we keep only each packet's tag and body, and
-re-serialise with new-format headers so that the same packets always give
-the same bytes, whatever header style the source used.
+De-armoring and framing are pysequoia's job (Sequoia's parser is the one
+distributions already trust), except for plainly framed binary keyrings,
+whose header walk the import does itself (`binary_frames`). We keep only
+each packet's tag and body, and re-serialise with new-format headers so
+that the same packets always give the same bytes, whatever header style the
+source used.
 """
 
 from __future__ import annotations
@@ -107,18 +109,18 @@ def serialize(tag: int, body: bytes) -> bytes:
     return bytes([0xC0 | tag]) + header + body
 
 
-def binary_certificate_slices(data: bytes, parts: int) -> tuple[list[tuple[int, int]], list[bytes]] | None:
-    """Split a binary keyring into about `parts` byte ranges of whole certificates, for parallel parsing.
+def binary_frames(data: bytes) -> list[tuple[int, int, int]] | None:
+    """(tag, body start, body end) of every packet of a plainly framed binary keyring; None otherwise.
 
-    Only packet headers are read (RFC 9580 §4.2), to find where each primary
-    key starts; Sequoia still parses every range. Also returns the primary
-    key bodies, which the verifier needs before any range is parsed. Returns
-    None for anything but plain binary framing (armor, partial lengths,
-    indeterminate lengths, a truncated header): the caller then parses the
-    whole input in one piece and reports errors exactly.
+    A binary keyring's framing is a walk over packet headers (RFC 9580
+    §4.2), which the import needs anyway to cut the keyring into runs of
+    whole certificates for its workers; every body is then parsed by
+    keywatch's own key and signature parsers. Only that walk is done here.
+    Anything but plain framing — armor, partial or indeterminate lengths, a
+    truncated packet, secret-key packets — gives None: Sequoia then parses
+    the input and reports its errors exactly.
     """
-    starts: list[int] = []
-    primaries: list[bytes] = []
+    frames: list[tuple[int, int, int]] = []
     pos, end = 0, len(data)
     while pos < end:
         first = data[pos]
@@ -150,14 +152,9 @@ def binary_certificate_slices(data: bytes, parts: int) -> tuple[list[tuple[int, 
             if pos + 1 + size > end:
                 return None
             header, length = 1 + size, int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
-        if pos + header + length > end:
+        body_end = pos + header + length
+        if body_end > end or tag in SECRET_TAGS:
             return None
-        if tag == TAG_PUBLIC_KEY:
-            starts.append(pos)
-            primaries.append(data[pos + header : pos + header + length])
-        pos += header + length
-    if not starts or starts[0] != 0:
-        return None
-    step = max(1, -(-len(starts) // parts))
-    cuts = starts[::step] + [end]
-    return [(a, b) for a, b in zip(cuts, cuts[1:])], primaries
+        frames.append((tag, pos + header, body_end))
+        pos = body_end
+    return frames

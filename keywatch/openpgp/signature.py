@@ -232,60 +232,70 @@ def _parse_v4_v6(body: bytes, version: int) -> Signature:
         version=version,
         sig_type=body[1],
         pk_algorithm=body[2],
-        hash_algorithm=body[3],
         hashed_part=body[:hashed_end],
+        hash_algorithm=body[3],
         left16=body[unhashed_end : unhashed_end + 2],
         salt=salt,
         fields=body[fields_start:],
     )
-    _apply_subpackets(sig, body[pos:hashed_end], hashed_area=True)
-    _apply_subpackets(sig, body[hashed_end + size : unhashed_end], hashed_area=False)
+    issuer_ids: list[bytes] = []
+    for kind, critical, value in _subpackets(body, pos, hashed_end):
+        if kind == SP_CREATION and len(value) == 4:
+            sig.created = int.from_bytes(value, "big")
+        elif kind == SP_ISSUER_KEY_ID:
+            if len(value) == 8:
+                issuer_ids.append(value)
+        elif kind == SP_ISSUER_FINGERPRINT:
+            if len(value) >= 21:
+                sig.issuer_fingerprint = value[1:]
+        elif kind == SP_EMBEDDED_SIGNATURE:
+            _embed(sig, value)
+        else:
+            _apply_hashed(sig, kind, critical, value)
+    # The unhashed area can be rewritten by anyone: only hints for finding the issuer, and back-signatures.
+    for kind, _, value in _subpackets(body, hashed_end + size, unhashed_end):
+        if kind == SP_ISSUER_KEY_ID:
+            if len(value) == 8:
+                issuer_ids.append(value)
+        elif kind == SP_ISSUER_FINGERPRINT:
+            if len(value) >= 21 and sig.issuer_fingerprint is None:
+                sig.issuer_fingerprint = value[1:]
+        elif kind == SP_EMBEDDED_SIGNATURE:
+            _embed(sig, value)
+    if issuer_ids:
+        sig.issuer_key_ids = tuple(dict.fromkeys(issuer_ids)) if len(issuer_ids) > 1 else (issuer_ids[0],)
     return sig
 
 
-def _iter_subpackets(area: bytes):
-    """(type, critical, value) for each subpacket; written flat because it runs ~250,000 times a keyring."""
-    pos, end = 0, len(area)
+def _subpackets(body: bytes, pos: int, end: int) -> list[tuple[int, bool, bytes]]:
+    """(type, critical, value) of each subpacket in body[pos:end]; flat because it runs ~250,000 times a keyring."""
+    found = []
     while pos < end:
-        first = area[pos]
+        first = body[pos]
         if first < 192:
             length, pos = first, pos + 1
         elif first < 255:
             if pos + 2 > end:
                 raise MalformedPacket("signature packet truncated in subpacket length")
-            length, pos = ((first - 192) << 8) + area[pos + 1] + 192, pos + 2
+            length, pos = ((first - 192) << 8) + body[pos + 1] + 192, pos + 2
         else:
             if pos + 5 > end:
                 raise MalformedPacket("signature packet truncated in subpacket length")
-            length, pos = int.from_bytes(area[pos + 1 : pos + 5], "big"), pos + 5
+            length, pos = int.from_bytes(body[pos + 1 : pos + 5], "big"), pos + 5
         if length == 0 or pos + length > end:
             raise MalformedPacket("signature packet truncated in subpacket")
-        kind = area[pos]
-        yield kind & 0x7F, kind >= 0x80, area[pos + 1 : pos + length]
+        kind = body[pos]
+        found.append((kind & 0x7F, kind >= 0x80, body[pos + 1 : pos + length]))
         pos += length
+    return found
 
 
-def _apply_subpackets(sig: Signature, area: bytes, hashed_area: bool) -> None:
-    issuer_ids = list(sig.issuer_key_ids)
-    for kind, critical, value in _iter_subpackets(area):
-        if kind == SP_ISSUER_KEY_ID:
-            if len(value) == 8:
-                issuer_ids.append(value)
-        elif kind == SP_ISSUER_FINGERPRINT:
-            if len(value) >= 21 and (hashed_area or sig.issuer_fingerprint is None):
-                sig.issuer_fingerprint = value[1:]
-        elif kind == SP_CREATION and hashed_area and len(value) == 4:
-            sig.created = int.from_bytes(value, "big")
-        elif kind == SP_EMBEDDED_SIGNATURE:
-            # Back-signatures are unhashed by design; they are verified in their own right.
-            try:
-                sig.embedded = sig.embedded + (parse_signature(value),)
-            except MalformedPacket:
-                pass
-        elif hashed_area:
-            _apply_hashed(sig, kind, critical, value)
-    if issuer_ids:
-        sig.issuer_key_ids = tuple(dict.fromkeys(issuer_ids))
+def _embed(sig: Signature, value: bytes) -> None:
+    """Back-signatures are unhashed by design; they are verified in their own right."""
+    try:
+        sig.embedded = sig.embedded + (parse_signature(value),)
+    except MalformedPacket:
+        pass
 
 
 def _apply_hashed(sig: Signature, kind: int, critical: bool, value: bytes) -> None:

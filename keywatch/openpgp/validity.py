@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import policy
-from ..types import Fingerprint, fingerprint_from_bytes
+from ..types import Fingerprint
 from .cert import Certificate, SubkeyComponent, UserIdComponent
 from .keymaterial import PublicKey
 from .signature import (
@@ -108,7 +108,7 @@ class CertState:
 
 
 def _is_self(sig: Signature, verdict: Verdict, primary: PublicKey) -> bool:
-    return verdict.status == GOOD and verdict.issuer == fingerprint_from_bytes(primary.fingerprint)
+    return verdict.status == GOOD and verdict.issuer == primary.hex_fingerprint
 
 
 def _usable_self_signature(sig: Signature, verdict: Verdict, primary: PublicKey, at: int) -> bool:

@@ -12,17 +12,18 @@ with the issuer's public key (`keymaterial`). The verdict of a signature is:
   signing subkey without a valid back-signature, an unsupported algorithm;
 - ``issuer-unknown``: no key it names is known. Never counted as good.
 
-Results are cached per (signature, signed content, issuer key): the same
-signature packet transplanted elsewhere is a different question, so the
-cache can never turn a forgery good, and a signature whose issuer shows up
-later is simply checked then.
+Results are cached by what the cryptographic check takes in: the digest of
+the signed content, the signature's own fields and the issuer's key
+material. The same signature packet transplanted elsewhere has another
+digest, so the cache can never turn a forgery good, and a signature whose
+issuer shows up later is simply checked then.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..types import Fingerprint, fingerprint_from_bytes
 from .cert import Certificate, UserIdComponent
@@ -89,9 +90,8 @@ def key_hash_prefix(key: PublicKey) -> bytes:
     return b"\x99" + len(key.body).to_bytes(2, "big") + key.body
 
 
-def user_id_hash_prefix(uid: UserIdComponent, sig: Signature) -> bytes:
-    if sig.version == 3:
-        return uid.value
+def user_id_hash_header(uid: UserIdComponent) -> bytes:
+    """How a user ID or attribute enters a v4/v6 signature hash; v3 signatures hash the bare value."""
     return (b"\xd1" if uid.is_attribute else b"\xb4") + len(uid.value).to_bytes(4, "big") + uid.value
 
 
@@ -107,31 +107,43 @@ def signature_digest(sig: Signature, signed_content: bytes) -> bytes | None:
     return hasher.digest()
 
 
-def check(sig: Signature, signed_content: bytes, key: PublicKey) -> bool:
-    """Does `key` sign exactly `signed_content` in `sig`? Pure function: safe in worker processes."""
-    if sig.version == 6 and key.version != 6:
-        return False
-    digest = signature_digest(sig, signed_content)
-    if digest is None or digest[:2] != sig.left16:
+def check_digest(sig: Signature, digest: bytes | None, key: PublicKey) -> bool:
+    """Does `key` make `sig` over the content `digest` was computed from? Pure: safe in worker processes."""
+    if digest is None or digest[:2] != sig.left16 or (sig.version == 6 and key.version != 6):
         return False
     return key.verify(sig.hash_algorithm, digest, sig.fields)
 
 
+def cache_key(sig: Signature, digest: bytes, key: PublicKey) -> bytes:
+    """Names exactly the inputs of the cryptographic check, and nothing else.
+
+    The digest covers the signed content (primary key, user ID or subkey),
+    the hashed subpackets and the salt; with the signature's own fields and
+    the issuer's key material, the result is determined. A signature moved
+    onto other content has another digest, so a cached `good` can never vouch
+    for it; nor can a key that only shares the issuer's fingerprint.
+    """
+    return hashlib.sha256(b"%c%c%c" % (sig.version, key.version, sig.hash_algorithm) + digest + sig.left16
+                          + len(key.body).to_bytes(4, "big") + key.body + sig.fields).digest()
+
+
 @dataclass(slots=True)
-class _Job:
-    """One signature to check: where it sits, what it covers, and who might have made it."""
+class _Plan:
+    """What one signature's verdict needs: the cache keys of each candidate issuer, then of back-signatures."""
 
     sig: Signature
-    content: bytes
     candidates: list[PublicKey]
-    claimed: Fingerprint | None
-    problem: str | None = None  # a structural defect that makes it bad whatever the math says
+    implied_issuer: Fingerprint | None  # who made it when it names nobody (bindings: the primary key)
+    problem: str | None
+    keys: list[bytes | None]  # None: the check fails without any key (unknown hash algorithm)
     needs_back_signature: bool = False
-    checks: list[tuple[bytes, tuple[Signature, bytes, PublicKey]]] = field(default_factory=list)
 
-
-def cache_key(sig: Signature, content: bytes, key: PublicKey) -> bytes:
-    return hashlib.sha256(sig.body + b"\x00" + content + b"\x00" + key.fingerprint).digest()
+    @property
+    def claimed(self) -> Fingerprint | None:
+        """The issuer a failed signature claims, for the record (only a hint: it is not verified)."""
+        if self.sig.issuer_fingerprint is not None:
+            return fingerprint_from_bytes(self.sig.issuer_fingerprint)
+        return self.implied_issuer
 
 
 class Verifier:
@@ -146,103 +158,91 @@ class Verifier:
         self.cache: dict[bytes, bool] = cache if cache is not None else {}
         self.new_results: dict[bytes, bool] = {}
 
-    def verify_certificates(self, certs: list[Certificate], progress=None) -> dict[Signature, Verdict]:
+    def verify_certificates(self, certs: list[Certificate]) -> dict[Signature, Verdict]:
         """Verdict for every signature, keyed by the signature object itself (one per place it sits)."""
-        jobs: list[_Job] = []
-        for cert in certs:
-            jobs += self._jobs_for(cert)
         pending: dict[bytes, tuple[Signature, bytes, PublicKey]] = {}
-        for job in jobs:
-            for key_digest, triple in job.checks:
-                if key_digest not in self.cache:
-                    pending[key_digest] = triple
-        results = _run_checks(list(pending.values()), progress)
-        for key_digest, ok in zip(pending, results):
-            self.cache[key_digest] = ok
-            self.new_results[key_digest] = ok
-        return {job.sig: self._verdict(job) for job in jobs}
+        plans: list[_Plan] = []
+        for cert in certs:
+            self._plan_certificate(cert, plans, pending)
+        cache, new_results = self.cache, self.new_results
+        for key_digest, (sig, digest, key) in pending.items():
+            cache[key_digest] = new_results[key_digest] = check_digest(sig, digest, key)
+        return {plan.sig: self._verdict(plan) for plan in plans}
 
-    def _verdict(self, job: _Job) -> Verdict:
-        if job.problem:
-            return Verdict(BAD, job.claimed, job.problem)
-        if not job.candidates:
-            return Verdict(ISSUER_UNKNOWN, job.claimed)
-        for key, (key_digest, _) in zip(job.candidates, job.checks):
-            if self.cache[key_digest]:
-                issuer = fingerprint_from_bytes(key.fingerprint)
-                backs = job.checks[len(job.candidates):]
-                if job.needs_back_signature and not any(self.cache[d] for d, _ in backs):
+    def _verdict(self, plan: _Plan) -> Verdict:
+        if plan.problem:
+            return Verdict(BAD, plan.claimed, plan.problem)
+        if not plan.candidates:
+            return Verdict(ISSUER_UNKNOWN, plan.claimed)
+        cache = self.cache
+        for key, key_digest in zip(plan.candidates, plan.keys):
+            if key_digest is not None and cache[key_digest]:
+                issuer = Fingerprint(key.hex_fingerprint)
+                backs = plan.keys[len(plan.candidates):]
+                if plan.needs_back_signature and not any(d is not None and cache[d] for d in backs):
                     return Verdict(BAD, issuer, "signing subkey without a valid back-signature")
                 return Verdict(GOOD, issuer)
-        return Verdict(BAD, job.claimed, "signature does not verify")
+        return Verdict(BAD, plan.claimed, "signature does not verify")
 
-    def _jobs_for(self, cert: Certificate) -> list[_Job]:
+    def _plan_certificate(self, cert: Certificate, plans: list[_Plan],
+                          pending: dict[bytes, tuple[Signature, bytes, PublicKey]]) -> None:
         primary = cert.primary
         prefix = key_hash_prefix(primary)
-        jobs = [self._job(sig, prefix, cert, _DIRECT_TYPES) for sig in cert.direct]
+        for sig in cert.direct:
+            plans.append(self._plan(sig, prefix, cert, _DIRECT_TYPES, pending))
         for uid in cert.user_ids:
+            header = user_id_hash_header(uid)
             for sig in uid.signatures:
-                content = prefix + user_id_hash_prefix(uid, sig)
-                jobs.append(self._job(sig, content, cert, _USER_ID_TYPES))
-        for job in jobs:
-            self._plan_checks(job, None)
+                content = prefix + (uid.value if sig.version == 3 else header)
+                plans.append(self._plan(sig, content, cert, _USER_ID_TYPES, pending))
         for sub in cert.subkeys:
             content = prefix + key_hash_prefix(sub.key)
             for sig in sub.signatures:
-                job = self._job(sig, content, cert, _SUBKEY_TYPES, self_only=True)
-                signing = sig.sig_type == SUBKEY_BINDING and sig.key_flags is not None and sig.key_flags & FLAG_SIGN
-                job.needs_back_signature = bool(signing)
-                self._plan_checks(job, sub.key if signing else None)
-                jobs.append(job)
-        return jobs
+                signing = bool(sig.sig_type == SUBKEY_BINDING and sig.key_flags and sig.key_flags & FLAG_SIGN)
+                plans.append(self._plan(sig, content, cert, _SUBKEY_TYPES, pending, self_only=True,
+                                        back_signer=sub.key if signing else None))
 
-    def _job(self, sig: Signature, content: bytes, cert: Certificate, allowed: set[int] | frozenset[int],
-             self_only: bool = False) -> _Job:
-        claimed = _claimed_issuer(sig)
-        candidates = self._candidates(sig, cert, self_only)
-        problem = None
+    def _plan(self, sig: Signature, content: bytes, cert: Certificate, allowed: frozenset[int],
+              pending: dict[bytes, tuple[Signature, bytes, PublicKey]], self_only: bool = False,
+              back_signer: PublicKey | None = None) -> _Plan:
+        candidates = self._candidates(sig, cert.primary, self_only)
         if sig.sig_type not in allowed:
             problem = f"a {sig.type_name} signature does not belong here"
         elif sig.unknown_critical:
             problem = f"unknown critical subpacket {sig.unknown_critical[0]}"
         elif sig.created is None:
             problem = "no signature creation time"
-        return _Job(sig, content, candidates, claimed or (cert.fingerprint if self_only else None), problem)
-
-    @staticmethod
-    def _plan_checks(job: _Job, back_signer: PublicKey | None) -> None:
-        """The (cache key, check) pairs a verdict needs: each candidate issuer, then back-signatures."""
-        if job.problem:
-            return
-        triples = [(job.sig, job.content, key) for key in job.candidates]
+        else:
+            problem = None
+        plan = _Plan(sig, candidates, cert.fingerprint if self_only else None, problem, [])
+        if problem or not candidates:
+            return plan
+        self._add_checks(plan, sig, content, candidates, pending)
         if back_signer is not None:
-            triples += [(back, job.content, back_signer) for back in job.sig.embedded
-                        if back.sig_type == PRIMARY_KEY_BINDING]
-        job.checks = [(cache_key(*t), t) for t in triples]
+            plan.needs_back_signature = True
+            for back in sig.embedded:
+                if back.sig_type == PRIMARY_KEY_BINDING:
+                    self._add_checks(plan, back, content, [back_signer], pending)
+        return plan
 
-    def _candidates(self, sig: Signature, cert: Certificate, self_only: bool) -> list[PublicKey]:
-        primary = cert.primary
+    def _add_checks(self, plan: _Plan, sig: Signature, content: bytes, keys: list[PublicKey],
+                    pending: dict[bytes, tuple[Signature, bytes, PublicKey]]) -> None:
+        digest = signature_digest(sig, content)
+        for key in keys:
+            if digest is None:
+                plan.keys.append(None)
+                continue
+            key_digest = cache_key(sig, digest, key)
+            plan.keys.append(key_digest)
+            if key_digest not in self.cache:
+                pending[key_digest] = (sig, digest, key)
+
+    def _candidates(self, sig: Signature, primary: PublicKey, self_only: bool) -> list[PublicKey]:
         names_primary = sig.issuer_fingerprint == primary.fingerprint or primary.key_id in sig.issuer_key_ids
         names_nobody = sig.issuer_fingerprint is None and not sig.issuer_key_ids
         if self_only:
             # Bindings and subkey revocations can only be made by the primary key.
             return [primary] if (names_primary or names_nobody) else []
         if names_primary or names_nobody:
-            others = [k for k in self.issuers.candidates(sig) if k.fingerprint != primary.fingerprint]
-            return [primary] + others
+            return [primary] + [k for k in self.issuers.candidates(sig) if k.fingerprint != primary.fingerprint]
         return self.issuers.candidates(sig)
-
-
-def _claimed_issuer(sig: Signature) -> Fingerprint | None:
-    if sig.issuer_fingerprint is not None:
-        return fingerprint_from_bytes(sig.issuer_fingerprint)
-    return None
-
-
-def _run_checks(work: list[tuple[Signature, bytes, PublicKey]], progress=None) -> list[bool]:
-    results = []
-    for triple in work:
-        results.append(check(*triple))
-        if progress is not None:
-            progress(1)
-    return results
