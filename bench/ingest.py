@@ -32,6 +32,7 @@ import os
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -46,6 +47,10 @@ from debian_keyring import KEYRING_SHA256, debian_keyring
 # 130 certificates of the keyring, so the web of trust sq-wot lists from it is not trivial (210 bindings).
 ROOT = "CEBB52301D617E910390FE16587979573442684E"
 FAKE_DATE = "2022-12-25 00:00:00"
+# The keywatch script pip installed for this Python, called directly: a version manager's shim on PATH
+# (pyenv's is a bash script) would add its own start-up to every keywatch run and to no sq-wot run.
+_INSTALLED = Path(sysconfig.get_path("scripts")) / "keywatch"
+KEYWATCH = str(_INSTALLED) if _INSTALLED.exists() else "keywatch"
 Json = dict[str, Any]
 SAMPLE_SECONDS = 0.25  # each sample of a ~200 MB tree costs ~8 ms of CPU (the kernel walks its pages)
 
@@ -122,8 +127,8 @@ def round_robin(keyring: Path, runs: int) -> dict[str, list[Sample]]:
 
     def keywatch() -> None:
         with tempfile.TemporaryDirectory() as workspace:
-            subprocess.run(["keywatch", "init", workspace], check=True, capture_output=True)
-            command = ["keywatch", "-w", workspace, "import", str(keyring), "--json"]
+            subprocess.run([KEYWATCH, "init", workspace], check=True, capture_output=True)
+            command = [KEYWATCH, "-w", workspace, "import", str(keyring), "--json"]
             samples.setdefault("keywatch first ingest", []).append(measure(command, imported("new")))
             samples.setdefault("keywatch re-import", []).append(measure(command, imported("unchanged")))
 
@@ -132,7 +137,7 @@ def round_robin(keyring: Path, runs: int) -> dict[str, list[Sample]]:
 
     steps = [
         keywatch,
-        tool("keywatch --version (start-up)", ["keywatch", "--version"], lambda stdout: stdout.strip()),
+        tool("keywatch --version (start-up)", [KEYWATCH, "--version"], lambda stdout: stdout.strip()),
         tool(f"sq-wot list (faketime {FAKE_DATE[:10]})", ["faketime", FAKE_DATE, *sq_wot]),
         tool("sq-wot list (no faketime)", sq_wot),
         tool("sq-wot list (faketime -f +0)", ["faketime", "-f", "+0", *sq_wot]),
@@ -197,7 +202,7 @@ def main() -> None:
         "machine": {"nproc": len(os.sched_getaffinity(0)),
                     "mem_total_gb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
-        "versions": {"keywatch": version(["keywatch", "--version"]), "sq-wot": version(["sq-wot", "--version"]),
+        "versions": {"keywatch": version([KEYWATCH, "--version"]), "sq-wot": version(["sq-wot", "--version"]),
                      "python": sys.version.split()[0]},
         "keyring_sha256": KEYRING_SHA256, "trust_root": ROOT, "runs": args.runs,
         "summary": summary, "criteria": criteria(summary),

@@ -24,7 +24,7 @@ from .openpgp.keymaterial import parse_public_key
 from .openpgp.packets import DEFAULT_MAX_INPUT_BYTES, TAG_PUBLIC_KEY, Packet, binary_frames, read_packets
 from .openpgp.validity import cert_state
 from .openpgp.verify import ISSUER_UNKNOWN, IssuerIndex, Verdict, Verifier
-from .parallel import fork_map, worker_count
+from .parallel import collector_paused, fork_map, worker_count
 from .store import Rows, Store, record_input_file, touch_versions, write_rows
 from .types import Fingerprint, fingerprint_from_bytes, key_id_from_bytes, now_ts
 
@@ -98,6 +98,14 @@ def import_bytes(store: Store, data: bytes, source: str, summary: ImportSummary 
     known_versions = store.source_digest_known(file_digest)
     if known_versions is not None:
         return _seen_again(store, known_versions, source, file_digest, now, summary)
+    with collector_paused():
+        _import_new(store, data, source, file_digest, now, summary, progress, on_total)
+    return summary
+
+
+def _import_new(store: Store, data: bytes, source: str, file_digest: str, now: int, summary: ImportSummary,
+                progress: Progress | None, on_total: Callable[[int], None] | None) -> None:
+    """Parse, verify and store an input whose bytes were never imported before."""
     stored, latest = store.version_digests(), store.latest_versions()
     issuers = issuer_index_from_store(store)
     # Many small runs: the workers stay evenly loaded, and the rows of the last run, which the
@@ -128,7 +136,6 @@ def import_bytes(store: Store, data: bytes, source: str, summary: ImportSummary 
                          if fingerprint_from_bytes(key.fingerprint) in imported - set(latest)]
         if new_primaries:
             _reverify_waiting_certifications(store, conn, new_primaries, imported, now)
-    return summary
 
 
 def _seen_again(store: Store, versions: list[str], source: str, file_digest: str, now: int,

@@ -72,6 +72,12 @@ SP_ISSUER_FINGERPRINT = 33
 KNOWN_SUBPACKETS = frozenset(
     {2, 3, 4, 5, 6, 7, 9, 11, 12, 16, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 37, 38, 39}
 )
+# Known subpackets that change nothing keywatch decides (preferences, features, keyserver hints, …): skipped
+# first, as most subpackets of a real keyring are these.
+_INERT_SUBPACKETS = KNOWN_SUBPACKETS - {
+    SP_CREATION, SP_SIG_EXPIRATION, SP_EXPORTABLE, SP_TRUST, SP_REGEX, SP_KEY_EXPIRATION, SP_ISSUER_KEY_ID,
+    SP_PRIMARY_USER_ID, SP_KEY_FLAGS, SP_REVOCATION_REASON, SP_EMBEDDED_SIGNATURE, SP_ISSUER_FINGERPRINT,
+}
 
 # Key flags (RFC 9580 §5.2.3.29), first octet.
 FLAG_SIGN = 0x02
@@ -240,6 +246,8 @@ def _parse_v4_v6(body: bytes, version: int) -> Signature:
     )
     issuer_ids: list[bytes] = []
     for kind, critical, value in _subpackets(body, pos, hashed_end):
+        if kind in _INERT_SUBPACKETS:
+            continue
         if kind == SP_CREATION and len(value) == 4:
             sig.created = int.from_bytes(value, "big")
         elif kind == SP_ISSUER_KEY_ID:
