@@ -271,7 +271,7 @@ def _rows_for_cert(rows: Rows, cert: Certificate, canonical: bytes, digest: str,
         verdict: Verdict = verdict_of(sig)
         rows.signatures.append((
             placement_id(fpr, component, sig), fpr, component, sig.digest, sig.sig_type, verdict.issuer,
-            ",".join(key_id_from_bytes(k) for k in sig.issuer_key_ids), sig.created, sig.expires, sig.hash_algorithm, sig.trust_depth, sig.trust_amount,
+            ",".join([key_id_from_bytes(k) for k in sig.issuer_key_ids]), sig.created, sig.expires, sig.hash_algorithm, sig.trust_depth, sig.trust_amount,
             json.dumps(list(sig.regexes)) if sig.regexes else None, int(sig.exportable), sig.revocation_reason,
             verdict.status, verdict.reason,
         ))
@@ -303,8 +303,10 @@ def _reverify_waiting_certifications(store: Store, conn, new_primaries, just_imp
     for cert in certs:
         for component, sig in placed_signatures(cert):
             verdict = verdicts[sig]
-            updates.append((verdict.status, verdict.issuer, verdict.reason, placement_id(cert.fingerprint, component, sig)))
-    conn.executemany("UPDATE signatures SET status = ?, issuer = ?, reason = ? WHERE placement = ?", updates)
+            updates.append((verdict.status, verdict.issuer, verdict.reason, cert.fingerprint,
+                            placement_id(cert.fingerprint, component, sig)))
+    conn.executemany("UPDATE signatures SET status = ?, issuer = ?, reason = ? "
+                     "WHERE cert_fingerprint = ? AND placement = ?", updates)
     conn.executemany("INSERT OR REPLACE INTO verifications (key, ok) VALUES (?,?)",
                      list(verifier.new_results.items()))
 

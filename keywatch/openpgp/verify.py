@@ -115,16 +115,15 @@ def check_digest(sig: Signature, digest: bytes | None, key: PublicKey) -> bool:
 
 
 def cache_key(sig: Signature, digest: bytes, key: PublicKey) -> bytes:
-    """Names exactly the inputs of the cryptographic check, and nothing else.
+    """Names exactly the inputs of the cryptographic check: this signature packet, this content, this key.
 
-    The digest covers the signed content (primary key, user ID or subkey),
-    the hashed subpackets and the salt; with the signature's own fields and
-    the issuer's key material, the result is determined. A signature moved
-    onto other content has another digest, so a cached `good` can never vouch
-    for it; nor can a key that only shares the issuer's fingerprint.
+    `digest` covers the signed content (primary key, user ID or subkey), the
+    hashed subpackets and the salt; `sig.digest` the whole packet, signature
+    values included; `key.body_digest` the issuer's key material. A signature
+    moved onto other content has another digest, so a cached `good` can never
+    vouch for it; nor can a key that only shares the issuer's fingerprint.
     """
-    return hashlib.sha256(b"%c%c%c" % (sig.version, key.version, sig.hash_algorithm) + digest + sig.left16
-                          + len(key.body).to_bytes(4, "big") + key.body + sig.fields).digest()
+    return hashlib.sha256(sig.digest.encode() + digest + key.body_digest).digest()
 
 
 @dataclass(slots=True)
@@ -238,11 +237,13 @@ class Verifier:
                 pending[key_digest] = (sig, digest, key)
 
     def _candidates(self, sig: Signature, primary: PublicKey, self_only: bool) -> list[PublicKey]:
-        names_primary = sig.issuer_fingerprint == primary.fingerprint or primary.key_id in sig.issuer_key_ids
-        names_nobody = sig.issuer_fingerprint is None and not sig.issuer_key_ids
-        if self_only:
-            # Bindings and subkey revocations can only be made by the primary key.
-            return [primary] if (names_primary or names_nobody) else []
-        if names_primary or names_nobody:
+        named = sig.issuer_fingerprint
+        key_ids = sig.issuer_key_ids
+        if named == primary.fingerprint or primary.key_id in key_ids or (named is None and not key_ids):
+            # Names the certificate's own key, or nobody: a self-signature unless another known key matches.
+            if self_only:
+                return [primary]
             return [primary] + [k for k in self.issuers.candidates(sig) if k.fingerprint != primary.fingerprint]
+        if self_only:
+            return []  # bindings and subkey revocations can only be made by the primary key
         return self.issuers.candidates(sig)
