@@ -7,6 +7,7 @@ must bring it to the current schema with every signature and verdict kept.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sqlite3
 
@@ -43,7 +44,8 @@ def test_schema4_workspace_is_migrated_keeping_every_signature(kw, tmp_path):
     certified = certgen.certify(tmp_path, alice, bob.cert, "Bob <bob@example.org>", expires=FAR)
     (tmp_path / "ring.pgp").write_bytes(alice.cert + certified)
     kw("import", str(tmp_path / "ring.pgp"))
-    expected = kw("key", "show", bob.fingerprint, "--json").json()
+    at = (T0 + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expected = kw("key", "show", bob.fingerprint, "--at", at, "--json").json()
     rows = sorted(kw.query("SELECT * FROM signatures"))
 
     old = Keywatch(tmp_path / "old")
@@ -51,7 +53,7 @@ def test_schema4_workspace_is_migrated_keeping_every_signature(kw, tmp_path):
     schema4_copy(kw.workspace / "keywatch.db", old.workspace / "keywatch.db")
     assert old.query("PRAGMA user_version") == [(4,)]
 
-    assert old("key", "show", bob.fingerprint, "--json").json() == expected  # opening it migrates
+    assert old("key", "show", bob.fingerprint, "--at", at, "--json").json() == expected  # opening it migrates
     assert old.query("PRAGMA user_version") == [(store.SCHEMA_VERSION,)]
     assert sorted(old.query("SELECT * FROM signatures")) == rows
     assert old.query("SELECT count(*) FROM verifications") == [(0,)]  # old cache keys can never match again
