@@ -254,7 +254,7 @@ def _rows_for_cert(rows: Rows, cert: Certificate, canonical: bytes, digest: str,
     primary = cert.primary
     findings = policy.certificate_findings(cert, state, now)
     primary_uid = state.key.primary_user_id
-    rows.versions.append((digest, fpr, canonical, now, now))
+    rows.versions.append((digest, fpr, canonical, now))
     rows.sightings.append((digest, source, now, now))
     rows.certs.append((
         fpr, digest, now, now, primary_uid.decode("utf-8", "replace") if primary_uid is not None else None,

@@ -111,7 +111,8 @@ class Store:
 
     def history(self, fingerprint: Fingerprint) -> list[dict]:
         """Every version of one certificate, oldest first, with where each was seen."""
-        versions = self._dicts("SELECT digest, fingerprint, first_seen, last_seen, length(data) AS size "
+        versions = self._dicts("SELECT digest, fingerprint, first_seen, length(data) AS size, "
+                               "(SELECT max(last_seen) FROM sightings WHERE version = digest) AS last_seen "
                                "FROM cert_versions WHERE fingerprint = ? ORDER BY first_seen, rowid", (fingerprint,))
         for version in versions:
             version["sources"] = self._dicts("SELECT source, first_seen, last_seen FROM sightings WHERE version = ? "
@@ -251,6 +252,10 @@ def _v5_compact_signatures(db) -> None:
                  " exportable, revocation_reason, status, reason FROM signatures")
     conn.execute("DROP TABLE signatures")
     conn.execute("ALTER TABLE signatures_v5 RENAME TO signatures")
+    # A version's last sighting is in `sightings`; updating it beside the certificate's bytes made SQLite
+    # rewrite every byte of every version each time an unchanged keyring was imported again.
+    if "last_seen" in {row[1] for row in conn.execute("PRAGMA table_info(cert_versions)")}:
+        conn.execute("ALTER TABLE cert_versions DROP COLUMN last_seen")
     conn.execute("COMMIT")
 
 
@@ -277,8 +282,8 @@ class Rows:
 
 def write_rows(conn: sqlite3.Connection, rows: Rows, now: int) -> None:
     conn.executemany(
-        "INSERT INTO cert_versions (digest, fingerprint, data, first_seen, last_seen) VALUES (?,?,?,?,?) "
-        "ON CONFLICT(digest) DO UPDATE SET last_seen = excluded.last_seen", rows.versions)
+        "INSERT INTO cert_versions (digest, fingerprint, data, first_seen) VALUES (?,?,?,?) "
+        "ON CONFLICT(digest) DO NOTHING", rows.versions)
     conn.executemany(
         "INSERT INTO sightings (version, source, first_seen, last_seen) VALUES (?,?,?,?) "
         "ON CONFLICT(version, source) DO UPDATE SET last_seen = excluded.last_seen", rows.sightings)
@@ -311,8 +316,7 @@ def record_input_file(conn: sqlite3.Connection, file_digest: str, versions: list
 
 
 def touch_versions(conn: sqlite3.Connection, versions: list[str], source: str, now: int) -> None:
-    """An identical input seen again: only the last-seen times move."""
-    conn.executemany("UPDATE cert_versions SET last_seen = ? WHERE digest = ?", [(now, d) for d in versions])
+    """An identical input seen again: only the last-seen times move (of sightings: small rows, cheap to rewrite)."""
     conn.executemany(
         "INSERT INTO sightings (version, source, first_seen, last_seen) VALUES (?,?,?,?) "
         "ON CONFLICT(version, source) DO UPDATE SET last_seen = excluded.last_seen",

@@ -31,8 +31,10 @@ def schema4_copy(source_db, target_db) -> None:
     conn.execute("PRAGMA user_version = 4")
     conn.execute("ATTACH ? AS new", (str(source_db),))
     for table in IMPORTED_TABLES:
-        columns = ", ".join(f'"{c}"' for c in db[table].columns_dict)
+        now_has = {row[1] for row in conn.execute(f"PRAGMA new.table_info({table})")}
+        columns = ", ".join(f'"{c}"' for c in db[table].columns_dict if c in now_has)
         conn.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM new.{table}")
+    conn.execute("UPDATE cert_versions SET last_seen = first_seen")  # a column schema 4 had
     conn.execute("INSERT INTO verifications (key, ok) VALUES (?, 1)", (b"\x01" * 32,))  # an old-style cache key
     conn.execute("DETACH new")
     conn.close()
@@ -46,6 +48,7 @@ def test_schema4_workspace_is_migrated_keeping_every_signature(kw, tmp_path):
     kw("import", str(tmp_path / "ring.pgp"))
     at = (T0 + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     expected = kw("key", "show", bob.fingerprint, "--at", at, "--json").json()
+    history = kw("key", "history", bob.fingerprint, "--json").json()
     rows = sorted(kw.query("SELECT * FROM signatures"))
 
     old = Keywatch(tmp_path / "old")
@@ -55,6 +58,7 @@ def test_schema4_workspace_is_migrated_keeping_every_signature(kw, tmp_path):
 
     assert old("key", "show", bob.fingerprint, "--at", at, "--json").json() == expected  # opening it migrates
     assert old.query("PRAGMA user_version") == [(store.SCHEMA_VERSION,)]
+    assert old("key", "history", bob.fingerprint, "--json").json() == history
     assert sorted(old.query("SELECT * FROM signatures")) == rows
     assert old.query("SELECT count(*) FROM verifications") == [(0,)]  # old cache keys can never match again
     # And the migrated store takes imports as a new one does: the same file again is seen as unchanged.
