@@ -25,7 +25,7 @@ from .openpgp.packets import DEFAULT_MAX_INPUT_BYTES, TAG_PUBLIC_KEY, Packet, bi
 from .openpgp.validity import cert_state
 from .openpgp.verify import ISSUER_UNKNOWN, IssuerIndex, Verdict, Verifier
 from .parallel import collector_paused, fork_map, worker_count
-from .store import Rows, Store, record_input_file, touch_versions, write_rows
+from .store import Rows, Store, record_checks, record_input_file, touch_versions, write_rows
 from .types import Fingerprint, fingerprint_from_bytes, key_id_from_bytes, now_ts
 
 Progress = Callable[[int], None]
@@ -307,8 +307,7 @@ def _reverify_waiting_certifications(store: Store, conn, new_primaries, just_imp
                             placement_id(cert.fingerprint, component, sig)))
     conn.executemany("UPDATE signatures SET status = ?, issuer = ?, reason = ? "
                      "WHERE cert_fingerprint = ? AND placement = ?", updates)
-    conn.executemany("INSERT OR REPLACE INTO verifications (key, ok) VALUES (?,?)",
-                     list(verifier.new_results.items()))
+    record_checks(conn, list(verifier.new_results.items()))
 
 
 def placement_id(fingerprint: Fingerprint, component: str, sig) -> bytes:

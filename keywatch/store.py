@@ -25,6 +25,9 @@ from .types import Fingerprint
 
 
 
+CHECK_KEY_SIZE = 32  # openpgp.verify.cache_key is a SHA-256
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -79,7 +82,12 @@ class Store:
         return [row[0] for row in self.conn.execute(query, (fingerprint,))]
 
     def verification_cache(self) -> dict[bytes, bool]:
-        return {key: bool(ok) for key, ok in self.conn.execute("SELECT key, ok FROM verifications")}
+        """Every cryptographic check ever made, by its 32-byte key (openpgp.verify.cache_key): passed or not."""
+        cache: dict[bytes, bool] = {}
+        for passed, failed in self.conn.execute("SELECT passed, failed FROM check_results"):
+            cache.update((failed[i:i + CHECK_KEY_SIZE], False) for i in range(0, len(failed), CHECK_KEY_SIZE))
+            cache.update((passed[i:i + CHECK_KEY_SIZE], True) for i in range(0, len(passed), CHECK_KEY_SIZE))
+        return cache
 
     def source_digest_known(self, file_digest: str) -> list[str] | None:
         """The versions an identical input file gave last time, or None if never seen."""
@@ -233,15 +241,16 @@ def _v4_review(db) -> None:
 
 
 def _v5_compact_signatures(db) -> None:
-    # Verification results are now cached under the inputs of the check itself (digest, signature fields,
-    # issuer key material: see openpgp/verify.py); older keys can never match again.
-    # Both tables lose their rowid: signatures are clustered by certificate — how every query reads them —
-    # instead of needing a rowid table and two indexes beside it. About a fifth less to write per import.
+    # Verification results are now cached under the inputs of the check itself (the signature packet, the
+    # signed content, the issuer key material: see openpgp/verify.py); older keys can never match again.
+    # The cache is only ever loaded whole, so it is kept as one row of concatenated keys per batch of
+    # checks rather than a row (and an index entry) per check. Signatures lose their rowid: they are
+    # clustered by certificate — how every query reads them — instead of a rowid table and two indexes.
     # One transaction; run again (a crash before user_version moved), it rebuilds the same tables.
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("DROP TABLE IF EXISTS verifications")
-    conn.execute("CREATE TABLE verifications (key BLOB PRIMARY KEY, ok INTEGER) WITHOUT ROWID")
+    conn.execute("CREATE TABLE IF NOT EXISTS check_results (batch INTEGER PRIMARY KEY, passed BLOB, failed BLOB)")
     conn.execute(
         "CREATE TABLE signatures_v5 (placement BLOB, cert_fingerprint TEXT, component TEXT, sig_digest TEXT,"
         " sig_type INTEGER, issuer TEXT, issuer_key_ids TEXT, created INTEGER, expires INTEGER,"
@@ -273,7 +282,7 @@ class Rows:
     keys: list[tuple] = field(default_factory=list)
     user_ids: list[tuple] = field(default_factory=list)
     signatures: list[tuple] = field(default_factory=list)
-    verifications: list[tuple] = field(default_factory=list)
+    verifications: list[tuple[bytes, bool]] = field(default_factory=list)  # (check cache key, passed)
 
     def extend(self, other: "Rows") -> None:
         for name in self.__slots__:
@@ -306,7 +315,14 @@ def write_rows(conn: sqlite3.Connection, rows: Rows, now: int) -> None:
         " revocation_reason, status, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT(cert_fingerprint, placement) DO UPDATE SET status = excluded.status, issuer = excluded.issuer,"
         " reason = excluded.reason", rows.signatures)
-    conn.executemany("INSERT OR REPLACE INTO verifications (key, ok) VALUES (?,?)", rows.verifications)
+    record_checks(conn, rows.verifications)
+
+
+def record_checks(conn: sqlite3.Connection, results: list[tuple[bytes, bool]]) -> None:
+    """Keep a batch of check results (cache key, passed) for later imports: one row for the whole batch."""
+    if results:
+        conn.execute("INSERT INTO check_results (passed, failed) VALUES (?, ?)",
+                     (b"".join(key for key, ok in results if ok), b"".join(key for key, ok in results if not ok)))
 
 
 def record_input_file(conn: sqlite3.Connection, file_digest: str, versions: list[str], now: int) -> None:

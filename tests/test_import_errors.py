@@ -9,7 +9,7 @@ from pathlib import Path
 import pysequoia
 import pytest
 
-TABLES = ("cert_versions", "sightings", "certs", "keys", "user_ids", "signatures", "verifications", "input_files")
+TABLES = ("cert_versions", "sightings", "certs", "keys", "user_ids", "signatures", "check_results", "input_files")
 
 
 def row_counts(db: Path) -> dict[str, int]:

@@ -161,6 +161,29 @@ def test_certification_moved_to_another_user_id_is_bad(people, tmp_path):
     assert original["status"] == "good"
 
 
+def test_checks_are_kept_across_imports_and_never_vouch_for_a_moved_certification(people, tmp_path):
+    """A later import re-checks only what is new; the same certification moved to another user ID is new."""
+    p = people
+    store = Store(tmp_path / "cache.db")
+    try:
+        import_bytes(store, p["alice"].cert, "alice")
+        import_bytes(store, p["bob"].cert, "bob")
+        before = store.verification_cache()
+        sig = _one(p["bob"].cert, "Bob <bob@example.org>", p["alice"].fingerprint)
+        forged = certgen.transplant_to_user_id(p["bob"].cert, sig, "Bob <bob@work.example>")
+        assert import_bytes(store, forged.cert, "forged").changed == 1
+        after = store.verification_cache()
+        statuses = store.conn.execute(
+            "SELECT status FROM signatures WHERE cert_fingerprint = ? AND issuer = ? ORDER BY status",
+            (p["bob"].fingerprint, p["alice"].fingerprint)).fetchall()
+    finally:
+        store.close()
+    assert before and set(before) <= set(after)
+    # One new check only — the moved certification against alice's key — and it failed.
+    assert [after[key] for key in set(after) - set(before)] == [False]
+    assert statuses == [("bad",), ("good",)]
+
+
 def test_certification_moved_to_another_key_is_bad(people, tmp_path):
     p = people
     impostor = certgen.generate_key(p["work"], ["Bob <bob@example.org>"], created=T0, expires=FAR, tool="sq")
