@@ -177,13 +177,13 @@ class _Plan:
             self.packets: list[Packet] = read_packets(data, source)
             tags = [packet.tag for packet in self.packets]
             self.primary_bodies = [p.body for p in self.packets if p.tag == TAG_PUBLIC_KEY]
+        elif not self.frames:
+            raise MalformedPacket(f"{source}: empty file, no OpenPGP data")
         else:
             # A plain binary keyring: each worker cuts its own packets out of the (shared, forked) bytes.
             self.packets = []
             tags = [tag for tag, _, _ in self.frames]
             self.primary_bodies = [data[start:end] for tag, start, end in self.frames if tag == TAG_PUBLIC_KEY]
-            if not self.frames:
-                raise MalformedPacket(f"{source}: empty file, no OpenPGP data")
         self.ranges, self.whole = certificate_ranges(tags, parts), (0, len(tags))
 
     def packets_of(self, bounds: tuple[int, int]) -> list[Packet]:
@@ -271,7 +271,8 @@ def _rows_for_cert(rows: Rows, cert: Certificate, canonical: bytes, digest: str,
         verdict: Verdict = verdict_of(sig)
         rows.signatures.append((
             placement_id(fpr, component, sig), fpr, component, sig.digest, sig.sig_type, verdict.issuer,
-            ",".join([key_id_from_bytes(k) for k in sig.issuer_key_ids]), sig.created, sig.expires, sig.hash_algorithm, sig.trust_depth, sig.trust_amount,
+            ",".join([key_id_from_bytes(k) for k in sig.issuer_key_ids]), sig.created, sig.expires,
+            sig.hash_algorithm, sig.trust_depth, sig.trust_amount,
             json.dumps(list(sig.regexes)) if sig.regexes else None, int(sig.exportable), sig.revocation_reason,
             verdict.status, verdict.reason,
         ))

@@ -12,11 +12,11 @@ with the issuer's public key (`keymaterial`). The verdict of a signature is:
   signing subkey without a valid back-signature, an unsupported algorithm;
 - ``issuer-unknown``: no key it names is known. Never counted as good.
 
-Results are cached by what the cryptographic check takes in: the digest of
-the signed content, the signature's own fields and the issuer's key
-material. The same signature packet transplanted elsewhere has another
-digest, so the cache can never turn a forgery good, and a signature whose
-issuer shows up later is simply checked then.
+Results are cached by what the cryptographic check takes in: the signature
+packet, the digest of the content it signs and the issuer's key material.
+The same packet transplanted elsewhere has another content digest, so the
+cache can never turn a forgery good, and a signature whose issuer shows up
+later is simply checked then.
 """
 
 from __future__ import annotations
