@@ -8,6 +8,9 @@
 keywatch polls it, raises the handover events and leaves a high-risk
 proposal to add Jia's key pending for two reviewers. The secret keys live
 only in this process's memory: they sign the demo releases and are gone.
+Beside them, the real upstream keys kept in the repository's `keyrings/`
+(XZ Utils, curl, libgpg-error) are imported, every signature verified, so the
+demo also shows real keys and their problems.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import pysequoia
 
 from .cli.monitor import run_poll
 from .errors import InputError
-from .ingest import import_bytes
+from .ingest import import_bytes, import_files
 from .upstreams import add_upstream
 from .users import add_user
 from .workspace import Workspace, init
 
+# The real upstream signing keys kept in the repository (absent when keywatch is installed from a wheel).
+REAL_KEYRINGS = Path(__file__).resolve().parent.parent / "keyrings"
 RELEASES = [("5.4.0", "lasse"), ("5.4.1", "lasse"), ("5.4.2", "lasse"), ("5.4.3", "lasse"), ("5.6.0", "jia")]
 REVIEWERS = ("alice", "bob")
 
@@ -56,6 +61,7 @@ class Demo:
     upstream_url: str
     passwords: dict[str, str]
     server: ThreadingHTTPServer
+    real_keys: list[str]  # fingerprints imported from REAL_KEYRINGS
 
 
 def _sign(tsk: pysequoia.Tsk, data: bytes) -> bytes:
@@ -107,6 +113,7 @@ def build(root: Path) -> Demo:
     store = workspace.store()
     try:
         import_bytes(store, bytes(distro.extract_certificate()), "distribution trust root")
+        real_keys = import_files(store, [REAL_KEYRINGS]).fingerprints if REAL_KEYRINGS.is_dir() else []
         passwords = _users(workspace, store)
     finally:
         store.close()
@@ -115,7 +122,7 @@ def build(root: Path) -> Demo:
         "index": f"{base}/pub/xz/", "pattern": r"xz-([\d.]+)\.tar\.gz", "keys": [f"{base}/keys.asc"],
         "interval": "1m"})
     run_poll(workspace, workspace.config(), ["xz"], quiet=True)
-    return Demo(workspace, base, passwords, server)
+    return Demo(workspace, base, passwords, server, real_keys)
 
 
 def _users(workspace: Workspace, store) -> dict[str, str]:

@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from ..demo import build
+from ..keyview import list_keys
 from ..untrusted import for_terminal
 from .common import stdout
+from .keys import print_key_table
 
 
 @click.command("demo")
@@ -24,6 +26,14 @@ def demo_command(directory: Path, host: str, port: int, no_serve: bool) -> None:
     """
     demo = build(directory)
     stdout.print(f"demo workspace: {for_terminal(str(directory))}  (upstream served at {demo.upstream_url})")
+    if demo.real_keys:
+        store = demo.workspace.store()
+        try:
+            real = [key for key in list_keys(store) if key["fingerprint"] in demo.real_keys]
+        finally:
+            store.close()
+        stdout.print(f"real upstream keys imported from keyrings/, every signature verified ({len(real)}):")
+        print_key_table(real)
     stdout.print("events: keywatch -w " + for_terminal(str(directory)) + " events")
     for name, password in demo.passwords.items():
         stdout.print(f"reviewer {name} / password {password}")

@@ -88,6 +88,12 @@ def key_list(ctx: Context, as_json: bool, problems: bool) -> None:
     if as_json:
         emit_json(keys)
         return
+    print_key_table(keys)
+    stdout.print(f"{len(keys)} certificates")
+
+
+def print_key_table(keys: list[dict]) -> None:
+    """One line per key (as `list_keys` gives them): user ID, algorithm, expiry and every finding."""
     table = Table("fingerprint", "user ID", "algorithm", "expires", "findings", box=None)
     for key in keys:
         size = key["curve"] or (f"{key['bits']}" if key["bits"] else "")
@@ -95,7 +101,6 @@ def key_list(ctx: Context, as_json: bool, problems: bool) -> None:
                       f"{key['algorithm']} {size}".strip(), (key["expires"] or "never")[:10],
                       _findings_text(key["findings"]))
     stdout.print(table)
-    stdout.print(f"{len(keys)} certificates")
 
 
 def _findings_text(findings: list[dict]) -> str:
